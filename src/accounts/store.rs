@@ -1,0 +1,146 @@
+//! Accounts and keys in sled: typed reads and atomic updates. All calls are
+//! short point reads or single-record transactions, cheap enough for async
+//! workers.
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::{Account, AccountPatch, KeyRecord};
+use crate::auth::AuthKey;
+use crate::store::{ACCOUNTS_TREE, KEYS_TREE, Store, StoreError};
+
+/// Typed access to the `accounts` and `keys` trees.
+#[derive(Clone)]
+pub struct AccountStore {
+    accounts: sled::Tree,
+    keys: sled::Tree,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corruption { tree, detail: e.to_string() })
+}
+
+fn encode<T: serde::Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corruption { tree, detail: e.to_string() })
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn tx_get<T: serde::de::DeserializeOwned>(tree: &TransactionalTree, name: &'static str, key: &[u8]) -> TxResult<Option<T>> {
+    match tree.get(key)? {
+        Some(bytes) => Ok(Some(decode(name, &bytes).map_err(ConflictableTransactionError::Abort)?)),
+        None => Ok(None),
+    }
+}
+
+fn tx_put<T: serde::Serialize>(tree: &TransactionalTree, name: &'static str, key: &[u8], value: &T) -> TxResult<()> {
+    tree.insert(key, encode(name, value).map_err(ConflictableTransactionError::Abort)?)?;
+    Ok(())
+}
+
+impl AccountStore {
+    /// Opens the account trees of the store.
+    pub fn new(store: &Store) -> Result<Self, StoreError> {
+        Ok(AccountStore { accounts: store.tree(ACCOUNTS_TREE)?, keys: store.tree(KEYS_TREE)? })
+    }
+
+    /// The account of that name, if it exists.
+    pub fn get(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        self.accounts.get(name)?.map(|b| decode(ACCOUNTS_TREE, &b)).transpose()
+    }
+
+    /// The record of a key id, if it exists.
+    pub fn key(&self, keyid: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.keys.get(keyid)?.map(|b| decode(KEYS_TREE, &b)).transpose()
+    }
+
+    /// Mints a new key for the account, creating the account if `create` and
+    /// it does not exist. Returns `None` if the account does not exist and
+    /// `create` is false. Account and key are written in one transaction.
+    pub fn mint_key(&self, app: &str, account: &str, create: bool) -> Result<Option<AuthKey>, crate::auth::AuthError> {
+        loop {
+            let key = AuthKey::generate(app)?;
+            let record = KeyRecord { account: account.to_owned(), hash: key.secret_hash(), revoked: false };
+            let outcome = (&self.accounts, &self.keys).transaction(|(accounts, keys)| {
+                if keys.get(key.keyid.as_bytes())?.is_some() {
+                    return Ok(Minted::KeyidTaken);
+                }
+                let mut acc = match tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? {
+                    Some(acc) => acc,
+                    None if create => Account::new(account),
+                    None => return Ok(Minted::NoAccount),
+                };
+                acc.keyids.push(key.keyid.clone());
+                tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
+                tx_put(keys, KEYS_TREE, key.keyid.as_bytes(), &record)?;
+                Ok(Minted::Done)
+            });
+            match outcome.map_err(StoreError::from)? {
+                Minted::Done => return Ok(Some(key)),
+                Minted::NoAccount => return Ok(None),
+                // 24-bit key ids can collide; draw again
+                Minted::KeyidTaken => continue,
+            }
+        }
+    }
+
+    /// Applies a validated patch to an existing account; `None` if it does
+    /// not exist.
+    pub fn patch(&self, account: &str, patch: &AccountPatch) -> Result<Option<Account>, StoreError> {
+        let updated = self.accounts.transaction(|accounts| {
+            let Some(mut acc) = tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? else {
+                return Ok(None);
+            };
+            acc.apply(patch);
+            tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
+            Ok(Some(acc))
+        });
+        Ok(updated?)
+    }
+}
+
+enum Minted {
+    Done,
+    NoAccount,
+    KeyidTaken,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mint_creates_account_and_stores_only_a_digest() {
+        let store = Store::temporary().unwrap();
+        let accounts = AccountStore::new(&store).unwrap();
+        assert!(accounts.mint_key("root", "acc", false).unwrap().is_none());
+        assert!(accounts.get("acc").unwrap().is_none());
+        let key = accounts.mint_key("root", "acc", true).unwrap().unwrap();
+        let acc = accounts.get("acc").unwrap().unwrap();
+        assert_eq!(acc.keyids, vec![key.keyid.clone()]);
+        let rec = accounts.key(&key.keyid).unwrap().unwrap();
+        assert_eq!(rec.account, "acc");
+        assert!(key.matches_hash(&rec.hash));
+        // The secret itself is nowhere in the tree
+        let secret = key.reveal().split_once(':').unwrap().1.to_owned();
+        for kv in accounts.keys.iter().chain(accounts.accounts.iter()) {
+            let (_, v) = kv.unwrap();
+            assert!(!String::from_utf8_lossy(&v).contains(&secret));
+        }
+        let second = accounts.mint_key("root", "acc", false).unwrap().unwrap();
+        assert_ne!(second.keyid, key.keyid);
+        assert_eq!(accounts.get("acc").unwrap().unwrap().keyids.len(), 2);
+    }
+
+    #[test]
+    fn patch_existing_only() {
+        let store = Store::temporary().unwrap();
+        let accounts = AccountStore::new(&store).unwrap();
+        let patch = AccountPatch::from_json("acc", &json!({"@insert": {"naming": "uuid"}})).unwrap();
+        assert!(accounts.patch("acc", &patch).unwrap().is_none());
+        accounts.mint_key("root", "acc", true).unwrap();
+        assert!(accounts.patch("acc", &patch).unwrap().unwrap().allows_uuid());
+        assert!(accounts.get("acc").unwrap().unwrap().allows_uuid());
+    }
+}

@@ -1,0 +1,323 @@
+//! Configuration: defaults < TOML file < `M_LD_GATEWAY_*` environment <
+//! command-line flags, validated once into [`Config`]. The environment names
+//! are the Node gateway's, so deployments move over unchanged.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::auth::AuthKey;
+
+/// Default listen host: loopback, so a first run is not exposed.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+/// Default listen port (the Node gateway's).
+pub const DEFAULT_PORT: u16 = 3000;
+/// Default packets queued per socket before it counts as too slow.
+pub const DEFAULT_MAX_BUFFERED_PACKETS: usize = 4096;
+/// Default largest Socket.io message, in bytes.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Every setting, each optional: one layer of configuration.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// External hostname or origin (`M_LD_GATEWAY_GATEWAY`).
+    pub gateway: Option<String>,
+    /// Data directory (`M_LD_GATEWAY_DATA_PATH`).
+    pub data_path: Option<PathBuf>,
+    /// Log level or filter (`LOG_LEVEL`).
+    pub log_level: Option<String>,
+    /// `[auth]` section.
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// `[address]` section.
+    #[serde(default)]
+    pub address: AddressSettings,
+    /// `[relay]` section.
+    #[serde(default)]
+    pub relay: RelaySettings,
+}
+
+/// `[auth]`: the root key.
+#[derive(Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Root key `root.keyid:secret` (`M_LD_GATEWAY_AUTH__KEY`).
+    pub key: Option<String>,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings").field("key", &self.key.as_ref().map(|_| "≪redacted≫")).finish()
+    }
+}
+
+/// `[address]`: where to listen.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AddressSettings {
+    /// Listen host (`M_LD_GATEWAY_ADDRESS__HOST`).
+    pub host: Option<String>,
+    /// Listen port (`M_LD_GATEWAY_ADDRESS__PORT`).
+    pub port: Option<u16>,
+}
+
+/// `[relay]`: Socket.io limits.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RelaySettings {
+    /// Packets queued per socket before the socket is disconnected as too
+    /// slow (`M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS`).
+    pub max_buffered_packets: Option<usize>,
+    /// Largest accepted message in bytes (`M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES`).
+    pub max_message_bytes: Option<u64>,
+}
+
+/// A configuration error, with the setting it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for our settings.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// File path.
+        path: PathBuf,
+        /// Parser message.
+        message: String,
+    },
+    /// A setting has an invalid value.
+    #[error("invalid {setting}: {message}")]
+    Invalid {
+        /// Setting name.
+        setting: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { setting, message: message.into() }
+}
+
+impl Settings {
+    /// Reads a TOML file layer.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+    }
+
+    /// Reads the environment layer from name/value pairs.
+    pub fn from_env(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).filter(|v| !v.is_empty()).cloned();
+        let parse = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            get(name).map(|v| v.parse::<u64>().map_err(|e| invalid(name, e.to_string()))).transpose()
+        };
+        Ok(Settings {
+            gateway: get("M_LD_GATEWAY_GATEWAY"),
+            data_path: get("M_LD_GATEWAY_DATA_PATH").map(PathBuf::from),
+            log_level: get("LOG_LEVEL").or_else(|| get("M_LD_GATEWAY_LOG_LEVEL")),
+            auth: AuthSettings { key: get("M_LD_GATEWAY_AUTH__KEY") },
+            address: AddressSettings {
+                host: get("M_LD_GATEWAY_ADDRESS__HOST"),
+                port: parse("M_LD_GATEWAY_ADDRESS__PORT")?
+                    .map(|p| u16::try_from(p).map_err(|_| invalid("M_LD_GATEWAY_ADDRESS__PORT", "out of range")))
+                    .transpose()?,
+            },
+            relay: RelaySettings {
+                max_buffered_packets: parse("M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS")?.map(|v| v as usize),
+                max_message_bytes: parse("M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES")?,
+            },
+        })
+    }
+
+    /// This layer with any unset values taken from `lower`.
+    pub fn over(self, lower: Settings) -> Settings {
+        Settings {
+            gateway: self.gateway.or(lower.gateway),
+            data_path: self.data_path.or(lower.data_path),
+            log_level: self.log_level.or(lower.log_level),
+            auth: AuthSettings { key: self.auth.key.or(lower.auth.key) },
+            address: AddressSettings {
+                host: self.address.host.or(lower.address.host),
+                port: self.address.port.or(lower.address.port),
+            },
+            relay: RelaySettings {
+                max_buffered_packets: self.relay.max_buffered_packets.or(lower.relay.max_buffered_packets),
+                max_message_bytes: self.relay.max_message_bytes.or(lower.relay.max_message_bytes),
+            },
+        }
+    }
+}
+
+/// The gateway's public identity: its domain name (root of m-ld domain
+/// names) and the origin clones connect to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayName {
+    /// Domain name, e.g. `ex.org`.
+    pub domain: String,
+    /// Public origin with a trailing slash, e.g. `https://ex.org/`.
+    pub origin: String,
+}
+
+impl GatewayName {
+    /// Resolves `M_LD_GATEWAY_GATEWAY` as the Node gateway does: a bare
+    /// domain name means `https://<name>/`; an origin gives its hostname.
+    pub fn parse(gateway: &str) -> Result<Self, ConfigError> {
+        let gateway = gateway.trim().trim_end_matches('/');
+        let (origin, host) = match gateway.split_once("://") {
+            Some((scheme @ ("http" | "https"), rest)) => {
+                if rest.contains('/') || rest.contains('@') || rest.contains('?') {
+                    return Err(invalid("gateway", "an origin must have no path, user or query"));
+                }
+                let host = match rest.rsplit_once(':') {
+                    Some((host, port)) if port.parse::<u16>().is_ok() => host,
+                    _ => rest,
+                };
+                (format!("{scheme}://{rest}/"), host)
+            }
+            Some(_) => return Err(invalid("gateway", "the scheme must be http or https")),
+            None => (format!("https://{gateway}/"), gateway),
+        };
+        let domain = host.to_ascii_lowercase();
+        let valid_label = |l: &str| {
+            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        };
+        if !domain.split('.').all(valid_label) {
+            return Err(invalid("gateway", format!("{host:?} is not a domain name")));
+        }
+        Ok(GatewayName { domain, origin })
+    }
+}
+
+/// Validated configuration for `serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Public name and origin.
+    pub gateway: GatewayName,
+    /// Root key from configuration, if given (else the data directory's).
+    pub root_key: Option<AuthKey>,
+    /// Data directory.
+    pub data_path: PathBuf,
+    /// Listen host.
+    pub host: String,
+    /// Listen port (0 = any free port).
+    pub port: u16,
+    /// Log level or filter.
+    pub log_level: String,
+    /// Socket packets queued per socket before it is dropped as too slow.
+    pub max_buffered_packets: usize,
+    /// Largest Socket.io message in bytes.
+    pub max_message_bytes: u64,
+}
+
+impl Config {
+    /// Validates merged settings, applying the embedded defaults.
+    pub fn from_settings(s: Settings) -> Result<Self, ConfigError> {
+        let host = s.address.host.unwrap_or_else(|| DEFAULT_HOST.to_owned());
+        let port = s.address.port.unwrap_or(DEFAULT_PORT);
+        let gateway = match s.gateway {
+            Some(g) => GatewayName::parse(&g)?,
+            // Embedded default: this machine, as clones on it reach us
+            None => GatewayName { domain: "localhost".into(), origin: format!("http://localhost:{port}/") },
+        };
+        let root_key = s
+            .auth
+            .key
+            .map(|k| AuthKey::parse(&k).map_err(|_| invalid("auth.key", "expected <root-account>.<keyid>:<secret>")))
+            .transpose()?;
+        let max_buffered_packets = s.relay.max_buffered_packets.unwrap_or(DEFAULT_MAX_BUFFERED_PACKETS);
+        if max_buffered_packets < 16 {
+            return Err(invalid("relay.max_buffered_packets", "must be at least 16"));
+        }
+        let max_message_bytes = s.relay.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
+        if max_message_bytes < 1024 {
+            return Err(invalid("relay.max_message_bytes", "must be at least 1024"));
+        }
+        Ok(Config {
+            gateway,
+            root_key,
+            data_path: s.data_path.unwrap_or_else(|| PathBuf::from("./data")),
+            host,
+            port,
+            log_level: s.log_level.unwrap_or_else(|| "info".to_owned()),
+            max_buffered_packets,
+            max_message_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn embedded_defaults() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 3000));
+        assert_eq!(c.data_path, PathBuf::from("./data"));
+        assert_eq!(c.gateway.domain, "localhost");
+        assert_eq!(c.gateway.origin, "http://localhost:3000/");
+        assert!(c.root_key.is_none());
+    }
+
+    #[test]
+    fn precedence_flags_over_env_over_file() {
+        let file: Settings = toml::from_str(
+            "gateway = \"file.org\"\ndata_path = \"/file\"\nlog_level = \"warn\"\n[address]\nport = 1111\nhost = \"0.0.0.0\"\n",
+        )
+        .unwrap();
+        let env = Settings::from_env(&env(&[
+            ("M_LD_GATEWAY_GATEWAY", "env.org"),
+            ("M_LD_GATEWAY_ADDRESS__PORT", "2222"),
+            ("M_LD_GATEWAY_AUTH__KEY", "root.abcdef:secret"),
+            ("LOG_LEVEL", ""),
+        ]))
+        .unwrap();
+        let flags = Settings { address: AddressSettings { port: Some(3333), host: None }, ..Default::default() };
+        let c = Config::from_settings(flags.over(env.over(file))).unwrap();
+        assert_eq!(c.port, 3333, "flag beats env and file");
+        assert_eq!(c.gateway.domain, "env.org", "env beats file");
+        assert_eq!(c.host, "0.0.0.0", "file beats default");
+        assert_eq!(c.data_path, PathBuf::from("/file"));
+        assert_eq!(c.log_level, "warn", "empty env values are unset");
+        assert_eq!(c.root_key.unwrap().keyid, "abcdef");
+    }
+
+    #[test]
+    fn gateway_forms() {
+        let g = GatewayName::parse("ex.org").unwrap();
+        assert_eq!((g.domain.as_str(), g.origin.as_str()), ("ex.org", "https://ex.org/"));
+        let g = GatewayName::parse("http://gw.ex.org:8080/").unwrap();
+        assert_eq!((g.domain.as_str(), g.origin.as_str()), ("gw.ex.org", "http://gw.ex.org:8080/"));
+        for bad in ["ftp://x.org", "http://x.org/path", "x..org", "bad name", "http://u@x.org"] {
+            assert!(GatewayName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        assert!(Settings::from_env(&env(&[("M_LD_GATEWAY_ADDRESS__PORT", "70000")])).is_err());
+        assert!(Settings::from_env(&env(&[("M_LD_GATEWAY_ADDRESS__PORT", "x")])).is_err());
+        let bad_key = Settings { auth: AuthSettings { key: Some("nokey".into()) }, ..Default::default() };
+        assert!(Config::from_settings(bad_key).is_err());
+        assert!(toml::from_str::<Settings>("unknown = 1").is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let s = Settings { auth: AuthSettings { key: Some("root.abc:supersecret".into()) }, ..Default::default() };
+        assert!(!format!("{s:?}").contains("supersecret"));
+    }
+}

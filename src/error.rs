@@ -1,0 +1,87 @@
+//! The HTTP edge's error type: every handler error becomes one status code
+//! and a short, stable JSON body `{"code","message"}` (the Node gateway's
+//! restify shape). Detail goes to the log, never to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::AuthError;
+use crate::store::StoreError;
+
+/// An API failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Authentication or authorisation failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The request is malformed; the message is public.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such resource.
+    #[error("not found")]
+    NotFound,
+    /// The resource does not support this (e.g. no UUID naming).
+    #[error("{0}")]
+    MethodNotAllowed(&'static str),
+    /// A feature this gateway does not offer yet.
+    #[error("{0}")]
+    NotImplemented(&'static str),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Auth(AuthError::Forbidden(_)) => StatusCode::FORBIDDEN,
+            ApiError::Auth(AuthError::Random(_) | AuthError::Store(_)) | ApiError::Store(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
+            tracing::error!(error = %self, "request failed");
+            "internal error".to_owned()
+        } else {
+            if matches!(self, ApiError::Auth(_)) {
+                tracing::warn!(target: "audit", status = status.as_u16(), reason = %self, "access refused");
+            }
+            self.to_string()
+        };
+        let code = status.canonical_reason().unwrap_or("Error").replace(' ', "");
+        let body = serde_json::json!({ "code": code, "message": message });
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"m-ld gateway\""));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_public_messages() {
+        assert_eq!(ApiError::Auth(AuthError::BadCredentials).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ApiError::Auth(AuthError::Forbidden("x")).status(), StatusCode::FORBIDDEN);
+        let store = ApiError::Store(StoreError::Corruption { tree: "accounts", detail: "secret detail".into() });
+        assert_eq!(store.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let response = store.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

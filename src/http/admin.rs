@@ -1,0 +1,153 @@
+//! Administration API handlers, with the Node gateway's paths and shapes.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiState;
+use crate::accounts::{Account, AccountPatch, RemotesAuth, SubdomainId, naming};
+use crate::auth::{AuthError, Principal};
+use crate::error::ApiError;
+
+fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let header = headers.get(header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| AuthError::Unrecognised)).transpose()?;
+    Ok(state.authority.authenticate_header(header)?)
+}
+
+fn account_name(account: &str) -> Result<(), ApiError> {
+    if naming::is_component(account) { Ok(()) } else { Err(ApiError::NotFound) }
+}
+
+/// Parses an optional JSON body; an empty body is `None`.
+fn json_body(body: &Bytes) -> Result<Option<Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
+}
+
+/// `?type=rsa` on key requests.
+#[derive(Deserialize)]
+pub struct KeyQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// `POST /api/v1/user/:account/key`: root creates an account (or adds a
+/// key to it); an account gets a new key for itself.
+#[tracing::instrument(skip_all, fields(account = %account))]
+pub async fn post_key(
+    State(state): State<ApiState>,
+    Path(account): Path<String>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    account_name(&account)?;
+    if headers.contains_key("x-activation-code") {
+        return Err(ApiError::NotImplemented("email activation is not available on this gateway yet"));
+    }
+    let who = authenticate(&state, &headers)?;
+    state.authority.authorise_account(&who, &account)?;
+    match query.kind.as_deref() {
+        None => {}
+        Some("rsa") => return Err(ApiError::NotImplemented("RSA key pairs are not available on this gateway yet")),
+        Some(_) => return Err(ApiError::BadRequest("type must be rsa".into())),
+    }
+    if account == state.authority.root_name() {
+        return Err(AuthError::Forbidden("the root key is set by configuration").into());
+    }
+    let key = state
+        .accounts
+        .mint_key(state.authority.root_name(), &account, who == Principal::Root)?
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(target: "audit", account = %account, keyid = %key.keyid, by = who.describe(), "key minted");
+    Ok(Json(json!({ "auth": { "key": key.reveal() } })))
+}
+
+/// `PATCH /api/v1/user/:account` with `{"@insert"|"@delete": {...}}`.
+#[tracing::instrument(skip_all, fields(account = %account))]
+pub async fn patch_account(
+    State(state): State<ApiState>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    account_name(&account)?;
+    let who = authenticate(&state, &headers)?;
+    state.authority.authorise_account(&who, &account)?;
+    let body = json_body(&body)?.ok_or_else(|| ApiError::BadRequest("a patch body is required".into()))?;
+    let patch = AccountPatch::from_json(&account, &body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state.accounts.patch(&account, &patch)?.ok_or(ApiError::NotFound)?;
+    tracing::info!(target: "audit", account = %account, by = who.describe(), "account details changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/domain/:account`: a clone configuration for a fresh UUID
+/// subdomain (no credentials needed: UUID names are unguessable), or for a
+/// given UUID name.
+#[tracing::instrument(skip_all, fields(account = %account))]
+pub async fn post_domain(
+    State(state): State<ApiState>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    account_name(&account)?;
+    let body = json_body(&body)?.unwrap_or_else(|| json!({}));
+    let obj = body.as_object().ok_or_else(|| ApiError::BadRequest("expected a JSON object".into()))?;
+    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "name" | "useSignatures")) {
+        return Err(ApiError::BadRequest(format!("unknown property {k}")));
+    }
+    let name = match obj.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(n)) if naming::is_component(n) => Some(n.as_str()),
+        Some(_) => return Err(ApiError::BadRequest("name must be lowercase letters, digits, - or _".into())),
+    };
+    let acc = state.accounts.get(&account)?;
+    let uuid_ok = acc.as_ref().is_some_and(Account::allows_uuid);
+    let (name, genesis) = match name {
+        None if uuid_ok => (naming::new_uuid_name().map_err(|e| AuthError::Random(e.to_string()))?, Some(true)),
+        None => return Err(ApiError::MethodNotAllowed("Unable to generate name; use PUT")),
+        // A UUID name the account allows: its config, genesis unknown
+        Some(n) if uuid_ok && naming::is_uuid_name(n) => (n.to_owned(), None),
+        Some(_) => {
+            let who = authenticate(&state, &headers)?;
+            state.authority.authorise_account(&who, &account)?;
+            return Err(ApiError::NotImplemented("named subdomains are not available on this gateway yet"));
+        }
+    };
+    let acc = acc.ok_or(ApiError::NotFound)?;
+    let id = SubdomainId { account, name };
+    Ok(Json(clone_config(&state, &acc, &id, genesis)))
+}
+
+/// The configuration a new clone needs, without any secret: credentials are
+/// placeholders the app fills in (the Node gateway's shape).
+fn clone_config(state: &ApiState, acc: &Account, id: &SubdomainId, genesis: Option<bool>) -> Value {
+    let mut io = json!({ "uri": state.gateway.origin });
+    if acc.remotes_auth.contains(&RemotesAuth::Jwt) {
+        io["opts"] = json!({ "auth": { "jwt": "≪your-token≫" } });
+    } else if acc.allows_key_remotes() {
+        io["opts"] = json!({ "auth": { "key": "≪your-auth-key≫", "user": "≪your-account-name≫" } });
+    }
+    let mut config = json!({ "@domain": id.to_domain(&state.gateway.domain) });
+    if let Some(genesis) = genesis {
+        config["genesis"] = json!(genesis);
+    }
+    config["io"] = io;
+    config
+}
+
+/// `GET /metrics`: relay counters in Prometheus text format.
+pub async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
+    let mut out = String::new();
+    for (name, value) in state.relay.stats.snapshot() {
+        out.push_str(&format!("meld_gateway_{name} {value}\n"));
+    }
+    out.push_str(&format!("meld_gateway_relay_domains {}\n", state.relay.room_count()));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}

@@ -1,0 +1,43 @@
+//! HTTP transport (axum): routes, request parsing and responses. Business
+//! rules live in `auth` and `accounts`; handlers only translate.
+
+mod admin;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, patch, post};
+
+use crate::accounts::AccountStore;
+use crate::auth::Authority;
+use crate::config::GatewayName;
+use crate::relay::Relay;
+
+/// Largest Administration API request body.
+const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+
+/// What HTTP handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Access decisions.
+    pub authority: Authority,
+    /// Account storage.
+    pub accounts: AccountStore,
+    /// Public name and origin.
+    pub gateway: Arc<GatewayName>,
+    /// The relay (for its counters).
+    pub relay: Arc<Relay>,
+}
+
+/// The HTTP routes of the gateway.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/user/{account}/key", post(admin::post_key))
+        .route("/api/v1/user/{account}", patch(admin::patch_account))
+        .route("/api/v1/domain/{account}", post(admin::post_domain))
+        .route("/healthz", get(async || "ok"))
+        .route("/metrics", get(admin::metrics))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .with_state(state)
+}

@@ -1,0 +1,24 @@
+//! meld-gateway: a Socket.io relay, backup clones and HTTP APIs for m-ld apps.
+//!
+//! Layers, each knowing only those below it (see `ARCHITECTURE.md`):
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`config`] | settings from file, `M_LD_GATEWAY_*` environment and flags |
+//! | [`server`] | wiring of HTTP and Socket.io on one port, graceful shutdown |
+//! | [`http`] | the Administration API (axum): parsing, status codes |
+//! | [`relay`] | the Socket.io remotes relay: handshake, rooms, presence, routing |
+//! | [`auth`] | keys, credentials, every access decision |
+//! | [`accounts`] | account model, names, storage |
+//! | [`store`] | the sled database and its key layout |
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod relay;
+pub mod rootkey;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,150 @@
+//! `meld-gateway`: command line. Parses flags, layers configuration
+//! (defaults < file < environment < flags) and runs a subcommand.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use meld_gateway::auth::AuthKey;
+use meld_gateway::config::{AddressSettings, Config, GatewayName, RelaySettings, Settings};
+use meld_gateway::{rootkey, server, telemetry};
+
+const ENV_HELP: &str = "\
+Environment (overridden by flags, overriding the config file):
+  M_LD_GATEWAY_GATEWAY          external hostname or origin, e.g. ex.org or https://gw.ex.org
+  M_LD_GATEWAY_AUTH__KEY        root key <root-account>.<keyid>:<secret>
+  M_LD_GATEWAY_DATA_PATH        data directory (default ./data)
+  M_LD_GATEWAY_ADDRESS__HOST    listen host (default 127.0.0.1)
+  M_LD_GATEWAY_ADDRESS__PORT    listen port (default 3000)
+  M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS, M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES
+  M_LD_GATEWAY_CONFIG           config file (TOML; see config.example.toml)
+  LOG_LEVEL                     trace, debug, info (default), warn, error, or a tracing filter";
+
+/// A Socket.io relay, backup clones and HTTP APIs for m-ld apps.
+#[derive(Parser)]
+#[command(version, about, after_help = ENV_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (with no configuration: 127.0.0.1:3000, data in ./data,
+    /// a root key generated on first start).
+    Serve(ServeArgs),
+    /// Write a new configuration with fresh root key material (like the Node
+    /// gateway's genenv), as environment variables or TOML.
+    Init(InitArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// External hostname or origin.
+    #[arg(long)]
+    gateway: Option<String>,
+    /// Data directory.
+    #[arg(long)]
+    data_path: Option<PathBuf>,
+    /// Listen host.
+    #[arg(long)]
+    host: Option<String>,
+    /// Listen port (0 picks a free one).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Log level or tracing filter.
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// External hostname or origin of the new gateway.
+    #[arg(long, default_value = "localhost")]
+    gateway: String,
+    /// Root account name.
+    #[arg(long, default_value = rootkey::DEFAULT_ROOT_ACCOUNT)]
+    root: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "env")]
+    format: Format,
+    /// File to write (created with mode 0600; never overwritten). Prints to
+    /// stdout without it.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// `KEY=value` lines for an env file.
+    Env,
+    /// A TOML config file.
+    Toml,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Init(args) => init(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("meld-gateway: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let file = match args.config.clone().or_else(|| env.get("M_LD_GATEWAY_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from)) {
+        Some(path) => Settings::from_file(&path)?,
+        None => Settings::default(),
+    };
+    let flags = Settings {
+        gateway: args.gateway,
+        data_path: args.data_path,
+        log_level: args.log_level,
+        address: AddressSettings { host: args.host, port: args.port },
+        relay: RelaySettings::default(),
+        ..Default::default()
+    };
+    let config = Config::from_settings(flags.over(Settings::from_env(&env)?.over(file)))?;
+    telemetry::init(&config.log_level)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(server::run(config))
+}
+
+fn init(args: InitArgs) -> anyhow::Result<()> {
+    let gateway = GatewayName::parse(&args.gateway)?;
+    if !meld_gateway::accounts::naming::is_component(&args.root) {
+        anyhow::bail!("root account name must be lowercase letters, digits, - or _");
+    }
+    let key = AuthKey::generate(&args.root)?.reveal();
+    let text = match args.format {
+        Format::Env => format!(
+            "# meld-gateway configuration; domain {domain}\nM_LD_GATEWAY_GATEWAY={gw}\nM_LD_GATEWAY_AUTH__KEY={key}\n",
+            domain = gateway.domain,
+            gw = args.gateway
+        ),
+        Format::Toml => format!(
+            "# meld-gateway configuration; domain {domain}\ngateway = {gw:?}\n\n[auth]\nkey = {key:?}\n",
+            domain = gateway.domain,
+            gw = args.gateway
+        ),
+    };
+    match args.out {
+        Some(path) => {
+            rootkey::write_private(&path, text.trim_end())?;
+            eprintln!("wrote {} (mode 0600); root account {:?}, domain {}", path.display(), args.root, gateway.domain);
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}

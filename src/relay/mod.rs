@@ -1,0 +1,151 @@
+//! The Socket.io remotes relay that `@m-ld/m-ld`'s `IoRemotes` expects (see
+//! `shared/protocol/m-ld-wire.md` §1): handshake authorisation, one room per
+//! domain, presence, `operation` broadcast and `send`/`reply`/`notify`
+//! unicast. It routes bytes and never decodes m-ld payloads.
+//!
+//! socketioxide spawns one task per incoming event, which would let two
+//! events of one socket overtake each other. The relay does its routing in
+//! the synchronous extraction step instead (see `events`), which runs in the
+//! socket's receive order, and leaves the spawned handler empty.
+
+mod events;
+mod handshake;
+mod room;
+mod stats;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use socketioxide::extract::SocketRef;
+use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::Sid;
+use socketioxide::{SocketIo, TransportType};
+
+use crate::auth::Authority;
+pub use room::Room;
+pub use stats::RelayStats;
+
+/// Relay limits from configuration.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Packets queued per socket before it is disconnected as too slow.
+    pub max_buffered_packets: usize,
+    /// Largest accepted message in bytes.
+    pub max_message_bytes: u64,
+}
+
+/// The relay's shared state: rooms by domain, and counters.
+pub struct Relay {
+    rooms: Mutex<HashMap<Arc<str>, Arc<Room>>>,
+    authority: Authority,
+    /// What the relay has done.
+    pub stats: RelayStats,
+}
+
+/// A connected socket's place in the relay, kept in its extensions.
+pub(crate) struct Conn {
+    domain: Arc<str>,
+    clone_id: Arc<str>,
+    /// Set once the socket has joined its room.
+    room: OnceLock<Arc<Room>>,
+    /// Set once the socket has disconnected: it must not join any more.
+    closed: AtomicBool,
+}
+
+impl Relay {
+    /// A relay that authorises handshakes with `authority`.
+    pub fn new(authority: Authority) -> Arc<Self> {
+        Arc::new(Relay { rooms: Mutex::new(HashMap::new()), authority, stats: RelayStats::default() })
+    }
+
+    /// The socketioxide layer and handle serving this relay.
+    pub fn layer(self: &Arc<Self>, config: &RelayConfig) -> (socketioxide::layer::SocketIoLayer, SocketIo) {
+        let parser = socketioxide::ParserConfig::common()
+            // m-ld events carry exactly one binary payload
+            .max_incoming_binaries(2)
+            .max_incoming_binary_buf_size(usize::try_from(config.max_message_bytes).unwrap_or(usize::MAX))
+            .packet_completion_timeout(std::time::Duration::from_secs(10));
+        let (layer, io) = SocketIo::builder()
+            .with_parser(parser)
+            .max_buffer_size(config.max_buffered_packets)
+            .max_payload(config.max_message_bytes)
+            .ws_max_message_size(usize::try_from(config.max_message_bytes).unwrap_or(usize::MAX))
+            .transports([TransportType::Polling, TransportType::Websocket])
+            .with_state(self.clone())
+            .build_layer();
+        io.ns("/", on_connect.with(handshake::authorise));
+        (layer, io)
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Room>>> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Joins the socket to its domain's room (once), creating the room if
+    /// needed, and returns the room. Joining and leaving both hold the rooms
+    /// map, so a room is never dropped while a socket is joining it.
+    fn join(&self, conn: &Conn, socket: &SocketRef) -> Option<Arc<Room>> {
+        let slow;
+        let room = {
+            let mut rooms = self.rooms();
+            if conn.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            if let Some(room) = conn.room.get() {
+                return Some(room.clone());
+            }
+            let room = rooms
+                .entry(conn.domain.clone())
+                .or_insert_with(|| Arc::new(Room::new(conn.domain.clone())))
+                .clone();
+            slow = room.join(socket, conn.clone_id.clone(), &self.stats);
+            let _ = conn.room.set(room.clone());
+            room
+        };
+        disconnect_slow(slow);
+        Some(room)
+    }
+
+    /// Removes a socket from its room, dropping the room once empty.
+    fn leave(&self, conn: &Conn, sid: Sid) {
+        let slow = {
+            let mut rooms = self.rooms();
+            conn.closed.store(true, Ordering::Release);
+            let Some(room) = conn.room.get() else { return };
+            let (empty, slow) = room.leave(sid, &self.stats);
+            if empty {
+                rooms.remove(room.domain());
+            }
+            slow
+        };
+        disconnect_slow(slow);
+    }
+
+    /// Number of domains with connected sockets.
+    pub fn room_count(&self) -> usize {
+        self.rooms().len()
+    }
+}
+
+/// Disconnects sockets that could not keep up, outside any room lock.
+fn disconnect_slow(slow: room::Slow) {
+    for socket in slow {
+        tracing::warn!(sid = %socket.id, "relay: socket send queue full, disconnecting it so its clone revs up");
+        // Already closing is fine
+        let _ = socket.disconnect();
+    }
+}
+
+/// Runs after a handshake is accepted: joins the room (which sends the
+/// first presence list) and arranges to leave it on disconnect.
+async fn on_connect(socket: SocketRef, socketioxide::extract::State(relay): socketioxide::extract::State<Arc<Relay>>) {
+    let Some(conn) = socket.extensions.get::<Arc<Conn>>() else {
+        tracing::error!(sid = %socket.id, "relay: accepted socket has no connection state");
+        let _ = socket.disconnect();
+        return;
+    };
+    if socket.connected() {
+        relay.join(&conn, &socket);
+    }
+}

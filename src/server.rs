@@ -1,0 +1,119 @@
+//! Wires the gateway together: store, accounts, authority, relay and HTTP
+//! on one port; runs until SIGTERM or Ctrl-C, then shuts down in order
+//! (sockets closed, requests drained, store flushed).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+use crate::accounts::AccountStore;
+use crate::auth::Authority;
+use crate::config::Config;
+use crate::http::{ApiState, router};
+use crate::relay::{Relay, RelayConfig};
+use crate::rootkey::{self, Origin};
+use crate::store::Store;
+
+/// How long in-flight HTTP requests get to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the gateway until a shutdown signal.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let data_path = config.data_path.clone();
+    let root_key = config.root_key.clone();
+    let (store, (root_key, origin)) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        std::fs::create_dir_all(&data_path).with_context(|| format!("cannot create data directory {}", data_path.display()))?;
+        let store = Store::open(&data_path.join("db")).with_context(|| format!("cannot open the database in {}", data_path.display()))?;
+        Ok((store, rootkey::load_or_create(&data_path, root_key)?))
+    })
+    .await??;
+    match &origin {
+        Origin::Generated(path) => {
+            // Shown once, on stdout, not in the logs
+            println!("Generated the root key (account {:?}), stored in {} (mode 0600):", root_key.app, path.display());
+            println!("  {}", root_key.reveal());
+        }
+        Origin::Stored(path) => tracing::info!(account = %root_key.app, file = %path.display(), "root key loaded"),
+        Origin::Configured => tracing::info!(account = %root_key.app, "root key from configuration"),
+    }
+
+    let accounts = AccountStore::new(&store)?;
+    let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone());
+    let relay = Relay::new(authority.clone());
+    let relay_config = RelayConfig { max_buffered_packets: config.max_buffered_packets, max_message_bytes: config.max_message_bytes };
+    let (io_layer, io) = relay.layer(&relay_config);
+    let state = ApiState { authority, accounts, gateway: Arc::new(config.gateway.clone()), relay: relay.clone() };
+    let app = router(state).layer(io_layer);
+
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        address = %local, domain = %config.gateway.domain, origin = %config.gateway.origin,
+        data = %config.data_path.display(), "meld-gateway listening on http://{local}"
+    );
+    // Small relay messages must not wait for Nagle's algorithm
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let closing_io = io.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: closing sockets");
+        // Long-lived sockets would keep the HTTP drain waiting forever
+        closing_io.close().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful = stop_rx.clone();
+    let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = graceful.wait_for(|stopped| *stopped).await;
+    });
+    let drain_deadline = async move {
+        let _ = stop_rx.wait_for(|stopped| *stopped).await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    tokio::select! {
+        result = served.into_future() => result.context("server failed")?,
+        () = drain_deadline => tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; stopping anyway"),
+    }
+
+    tracing::info!(relay = ?relay.stats.snapshot(), "flushing the store");
+    tokio::task::spawn_blocking(move || store.flush()).await??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,76 @@
+//! The one sled database under the data path, and where each kind of data
+//! lives in it. Typed wrappers over these trees live beside their models
+//! (`accounts::AccountStore`); no other code names trees or builds keys.
+//!
+//! Key layout:
+//!
+//! | tree | key | value |
+//! | --- | --- | --- |
+//! | `accounts` | account name (UTF-8) | JSON [`crate::accounts::Account`] |
+//! | `keys` | key id (UTF-8) | JSON [`crate::accounts::KeyRecord`] |
+
+use std::path::Path;
+
+/// Tree holding account records.
+pub const ACCOUNTS_TREE: &str = "accounts";
+/// Tree holding key records by key id.
+pub const KEYS_TREE: &str = "keys";
+
+/// Storage failures. `Corruption` means stored bytes we cannot read back.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled itself failed (I/O, or a conflict it could not resolve).
+    #[error("storage: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record did not decode.
+    #[error("corrupt record in {tree}: {detail}")]
+    Corruption {
+        /// Tree name.
+        tree: &'static str,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+/// The gateway's database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            // Bounded page cache: idle memory matters more than scan speed here
+            .cache_capacity(16 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()?;
+        Ok(Store { db })
+    }
+
+    /// A temporary database, deleted on drop (tests).
+    pub fn temporary() -> Result<Self, StoreError> {
+        Ok(Store { db: sled::Config::new().temporary(true).open()? })
+    }
+
+    /// Opens a tree by its documented name.
+    pub fn tree(&self, name: &'static str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// Flushes everything to disk. Blocking: call from a blocking task.
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush()?)
+    }
+}
