@@ -12,6 +12,9 @@
 //! | [`accounts`] | account model, names, storage |
 //! | [`store`] | the sled database and its key layout |
 
+// Tests may unwrap: a panic there is a failed assertion
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod accounts;
 pub mod auth;
 pub mod config;

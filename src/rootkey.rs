@@ -32,7 +32,8 @@ pub fn load_or_create(data_path: &Path, configured: Option<AuthKey>) -> anyhow::
     let path = data_path.join(ROOT_KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let key = AuthKey::parse(text.trim()).with_context(|| format!("{} does not hold a valid root key", path.display()))?;
+            let key = AuthKey::parse(text.trim())
+                .with_context(|| format!("{} does not hold a valid root key", path.display()))?;
             Ok((key, Origin::Stored(path)))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -50,7 +51,9 @@ pub fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     writeln!(file, "{content}")?;
     file.sync_all()?;
     Ok(())
@@ -76,6 +79,9 @@ mod tests {
         assert_eq!(again, key);
         assert_eq!(origin, Origin::Stored(path));
         let configured = AuthKey::parse("boss.abcdef:xyz").unwrap();
-        assert_eq!(load_or_create(dir.path(), Some(configured.clone())).unwrap(), (configured, Origin::Configured));
+        assert_eq!(
+            load_or_create(dir.path(), Some(configured.clone())).unwrap(),
+            (configured, Origin::Configured)
+        );
     }
 }

@@ -25,27 +25,47 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let data_path = config.data_path.clone();
     let root_key = config.root_key.clone();
     let (store, (root_key, origin)) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        std::fs::create_dir_all(&data_path).with_context(|| format!("cannot create data directory {}", data_path.display()))?;
-        let store = Store::open(&data_path.join("db")).with_context(|| format!("cannot open the database in {}", data_path.display()))?;
+        std::fs::create_dir_all(&data_path)
+            .with_context(|| format!("cannot create data directory {}", data_path.display()))?;
+        let store = Store::open(&data_path.join("db"))
+            .with_context(|| format!("cannot open the database in {}", data_path.display()))?;
         Ok((store, rootkey::load_or_create(&data_path, root_key)?))
     })
     .await??;
     match &origin {
         Origin::Generated(path) => {
             // Shown once, on stdout, not in the logs
-            println!("Generated the root key (account {:?}), stored in {} (mode 0600):", root_key.app, path.display());
+            println!(
+                "Generated the root key (account {:?}), stored in {} (mode 0600):",
+                root_key.app,
+                path.display()
+            );
             println!("  {}", root_key.reveal());
         }
         Origin::Stored(path) => tracing::info!(account = %root_key.app, file = %path.display(), "root key loaded"),
         Origin::Configured => tracing::info!(account = %root_key.app, "root key from configuration"),
     }
 
+    if !config.gateway.usable_by_js_clones() {
+        tracing::warn!(
+            domain = %config.gateway.domain,
+            "m-ld JS clones refuse domains whose last label is not 2-6 letters; set M_LD_GATEWAY_GATEWAY to a name like ex.org"
+        );
+    }
     let accounts = AccountStore::new(&store)?;
     let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone());
     let relay = Relay::new(authority.clone());
-    let relay_config = RelayConfig { max_buffered_packets: config.max_buffered_packets, max_message_bytes: config.max_message_bytes };
+    let relay_config = RelayConfig {
+        max_buffered_packets: config.max_buffered_packets,
+        max_message_bytes: config.max_message_bytes,
+    };
     let (io_layer, io) = relay.layer(&relay_config);
-    let state = ApiState { authority, accounts, gateway: Arc::new(config.gateway.clone()), relay: relay.clone() };
+    let state = ApiState {
+        authority,
+        accounts,
+        gateway: Arc::new(config.gateway.clone()),
+        relay: relay.clone(),
+    };
     let app = router(state).layer(io_layer);
 
     let listener = TcpListener::bind((config.host.as_str(), config.port))

@@ -21,7 +21,12 @@ pub fn filter_for(level: &str) -> Result<EnvFilter, tracing_subscriber::filter::
 /// Installs the global subscriber (once, at start-up).
 pub fn init(level: &str) -> anyhow::Result<()> {
     let filter = filter_for(level).map_err(|e| anyhow::anyhow!("invalid LOG_LEVEL {level:?}: {e}"))?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(true).try_init().map_err(|e| anyhow::anyhow!("{e}"))
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[cfg(test)]

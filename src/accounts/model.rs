@@ -52,7 +52,10 @@ pub struct Account {
 impl Account {
     /// A new account with no keys or settings.
     pub fn new(name: &str) -> Self {
-        Account { name: name.to_owned(), ..Default::default() }
+        Account {
+            name: name.to_owned(),
+            ..Default::default()
+        }
     }
 
     /// Whether UUID subdomains may be generated for this account.
@@ -236,10 +239,18 @@ mod tests {
     #[test]
     fn patch_insert_and_delete() {
         let mut acc = Account::new("acc");
-        let p = AccountPatch::from_json("acc", &json!({"@insert": {"naming": "uuid", "remotesAuth": ["anon", "key"]}})).unwrap();
+        let p = AccountPatch::from_json(
+            "acc",
+            &json!({"@insert": {"naming": "uuid", "remotesAuth": ["anon", "key"]}}),
+        )
+        .unwrap();
         acc.apply(&p);
         assert!(acc.allows_uuid() && acc.allows_anon_remotes() && acc.allows_key_remotes());
-        let p = AccountPatch::from_json("acc", &json!({"@delete": {"@id": "acc", "remotesAuth": "key"}, "@insert": {"remotesAuth": "jwt"}})).unwrap();
+        let p = AccountPatch::from_json(
+            "acc",
+            &json!({"@delete": {"@id": "acc", "remotesAuth": "key"}, "@insert": {"remotesAuth": "jwt"}}),
+        )
+        .unwrap();
         acc.apply(&p);
         assert_eq!(acc.remotes_auth, vec![RemotesAuth::Anon, RemotesAuth::Jwt]);
         assert!(!acc.allows_key_remotes());
@@ -256,13 +267,28 @@ mod tests {
             (json!({}), PatchError::Shape),
             (json!({"@insert": {}}), PatchError::Shape),
             (json!({"@insert": "uuid"}), PatchError::Shape),
-            (json!({"@update": {"naming": "uuid"}}), PatchError::UnknownProperty("@update".into())),
-            (json!({"@insert": {"keys": "x"}}), PatchError::UnknownProperty("keys".into())),
-            (json!({"@insert": {"@id": "other", "naming": "uuid"}}), PatchError::WrongId),
+            (
+                json!({"@update": {"naming": "uuid"}}),
+                PatchError::UnknownProperty("@update".into()),
+            ),
+            (
+                json!({"@insert": {"keys": "x"}}),
+                PatchError::UnknownProperty("keys".into()),
+            ),
+            (
+                json!({"@insert": {"@id": "other", "naming": "uuid"}}),
+                PatchError::WrongId,
+            ),
             (json!({"@insert": {"naming": "uuids"}}), PatchError::BadValue("naming")),
             (json!({"@insert": {"naming": 1}}), PatchError::BadValue("naming")),
-            (json!({"@insert": {"remotesAuth": []}}), PatchError::BadValue("remotesAuth")),
-            (json!({"@insert": {"email": "not-an-email"}}), PatchError::BadValue("email")),
+            (
+                json!({"@insert": {"remotesAuth": []}}),
+                PatchError::BadValue("remotesAuth"),
+            ),
+            (
+                json!({"@insert": {"email": "not-an-email"}}),
+                PatchError::BadValue("email"),
+            ),
         ];
         for (body, err) in cases {
             assert_eq!(AccountPatch::from_json("acc", &body), Err(err), "{body}");

@@ -9,15 +9,14 @@ use rand::rngs::OsRng;
 pub fn is_component(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// Whether a subdomain name is a generated "UUID" name: `c` and 24 lowercase
 /// letters or digits (the form of m-ld's `uuid()`, a cuid).
 pub fn is_uuid_name(s: &str) -> bool {
-    s.len() == 25
-        && s.starts_with('c')
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    s.len() == 25 && s.starts_with('c') && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// A fresh UUID subdomain name: `c` then 24 characters of `[a-z0-9]` from
@@ -102,18 +101,24 @@ mod tests {
         let gw = "ex.org";
         assert_eq!(
             SubdomainId::from_domain("sd.acc.ex.org", gw),
-            Some(SubdomainId { account: "acc".into(), name: "sd".into() })
+            Some(SubdomainId {
+                account: "acc".into(),
+                name: "sd".into()
+            })
         );
-        assert_eq!(SubdomainId::from_domain("sd.acc.ex.org", gw).unwrap().to_domain(gw), "sd.acc.ex.org");
+        assert_eq!(
+            SubdomainId::from_domain("sd.acc.ex.org", gw).unwrap().to_domain(gw),
+            "sd.acc.ex.org"
+        );
         for bad in [
-            "acc.ex.org",          // no subdomain name
-            "a.sd.acc.ex.org",     // extra label
-            "sd.accex.org",        // suffix trick without the dot
-            "sd.acc.ex.org.evil",  // gateway name not at the end
-            "sd.acc.evil.org",     // another gateway
-            "SD.acc.ex.org",       // uppercase
-            ".acc.ex.org",         // empty name
-            "sd..ex.org",          // empty account
+            "acc.ex.org",         // no subdomain name
+            "a.sd.acc.ex.org",    // extra label
+            "sd.accex.org",       // suffix trick without the dot
+            "sd.acc.ex.org.evil", // gateway name not at the end
+            "sd.acc.evil.org",    // another gateway
+            "SD.acc.ex.org",      // uppercase
+            ".acc.ex.org",        // empty name
+            "sd..ex.org",         // empty account
             "",
             "ex.org",
         ] {

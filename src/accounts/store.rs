@@ -17,16 +17,26 @@ pub struct AccountStore {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corruption { tree, detail: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corruption {
+        tree,
+        detail: e.to_string(),
+    })
 }
 
 fn encode<T: serde::Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corruption { tree, detail: e.to_string() })
+    serde_json::to_vec(value).map_err(|e| StoreError::Corruption {
+        tree,
+        detail: e.to_string(),
+    })
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
-fn tx_get<T: serde::de::DeserializeOwned>(tree: &TransactionalTree, name: &'static str, key: &[u8]) -> TxResult<Option<T>> {
+fn tx_get<T: serde::de::DeserializeOwned>(
+    tree: &TransactionalTree,
+    name: &'static str,
+    key: &[u8],
+) -> TxResult<Option<T>> {
     match tree.get(key)? {
         Some(bytes) => Ok(Some(decode(name, &bytes).map_err(ConflictableTransactionError::Abort)?)),
         None => Ok(None),
@@ -41,7 +51,10 @@ fn tx_put<T: serde::Serialize>(tree: &TransactionalTree, name: &'static str, key
 impl AccountStore {
     /// Opens the account trees of the store.
     pub fn new(store: &Store) -> Result<Self, StoreError> {
-        Ok(AccountStore { accounts: store.tree(ACCOUNTS_TREE)?, keys: store.tree(KEYS_TREE)? })
+        Ok(AccountStore {
+            accounts: store.tree(ACCOUNTS_TREE)?,
+            keys: store.tree(KEYS_TREE)?,
+        })
     }
 
     /// The account of that name, if it exists.
@@ -60,7 +73,11 @@ impl AccountStore {
     pub fn mint_key(&self, app: &str, account: &str, create: bool) -> Result<Option<AuthKey>, crate::auth::AuthError> {
         loop {
             let key = AuthKey::generate(app)?;
-            let record = KeyRecord { account: account.to_owned(), hash: key.secret_hash(), revoked: false };
+            let record = KeyRecord {
+                account: account.to_owned(),
+                hash: key.secret_hash(),
+                revoked: false,
+            };
             let outcome = (&self.accounts, &self.keys).transaction(|(accounts, keys)| {
                 if keys.get(key.keyid.as_bytes())?.is_some() {
                     return Ok(Minted::KeyidTaken);

@@ -165,8 +165,18 @@ mod tests {
 
     #[test]
     fn parse_rejects_malformed_keys() {
-        for bad in ["", "root", "root.abc", "root:abc", ".abc:def", "root.:x", "root.abc:",
-            "Root.abc:def", "root.abc:dé", "root.a b:c"] {
+        for bad in [
+            "",
+            "root",
+            "root.abc",
+            "root:abc",
+            ".abc:def",
+            "root.:x",
+            "root.abc:",
+            "Root.abc:def",
+            "root.abc:dé",
+            "root.a b:c",
+        ] {
             assert!(AuthKey::parse(bad).is_err(), "{bad:?} accepted");
         }
         let k = AuthKey::parse("rootacc.keyid:secret").unwrap();

@@ -2,6 +2,7 @@
 //! rules live in `auth` and `accounts`; handlers only translate.
 
 mod admin;
+mod site;
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/user/{account}/key", post(admin::post_key))
         .route("/api/v1/user/{account}", patch(admin::patch_account))
         .route("/api/v1/domain/{account}", post(admin::post_domain))
+        .route("/", get(site::home))
         .route("/healthz", get(async || "ok"))
         .route("/metrics", get(admin::metrics))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))

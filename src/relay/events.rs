@@ -30,7 +30,14 @@ pub(super) fn register(socket: &SocketRef, conn: Arc<Conn>) {
 
 /// What one kind of event does, given the message parts.
 pub(super) trait Route {
-    fn route(relay: &Relay, conn: &Conn, s: &Arc<Socket<LocalAdapter>>, socket: &SocketRef, v: &mut Value, ack_id: &Option<i64>);
+    fn route(
+        relay: &Relay,
+        conn: &Conn,
+        s: &Arc<Socket<LocalAdapter>>,
+        socket: &SocketRef,
+        v: &mut Value,
+        ack_id: &Option<i64>,
+    );
 }
 
 /// Extractor that routes the event `E` while being extracted.
@@ -38,7 +45,11 @@ pub(super) struct Routed<E>(std::marker::PhantomData<E>);
 
 impl<E: Route> FromMessageParts<LocalAdapter> for Routed<E> {
     type Error = Infallible;
-    fn from_message_parts(s: &Arc<Socket<LocalAdapter>>, v: &mut Value, ack_id: &Option<i64>) -> Result<Self, Infallible> {
+    fn from_message_parts(
+        s: &Arc<Socket<LocalAdapter>>,
+        v: &mut Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
         let socket = SocketRef::from_message_parts(s, v, ack_id)?;
         let State(relay) = match State::<Arc<Relay>>::from_message_parts(s, v, ack_id) {
             Ok(state) => state,
@@ -63,7 +74,14 @@ fn malformed(relay: &Relay, socket: &SocketRef, conn: &Conn, event: &str, why: &
 /// `present(bool)`: join or leave the domain's presence list.
 pub(super) struct Present;
 impl Route for Present {
-    fn route(relay: &Relay, conn: &Conn, s: &Arc<Socket<LocalAdapter>>, socket: &SocketRef, v: &mut Value, ack_id: &Option<i64>) {
+    fn route(
+        relay: &Relay,
+        conn: &Conn,
+        s: &Arc<Socket<LocalAdapter>>,
+        socket: &SocketRef,
+        v: &mut Value,
+        ack_id: &Option<i64>,
+    ) {
         let Ok(TryData(parsed)) = TryData::<(bool,)>::from_message_parts(s, v, ack_id);
         let Ok((present,)) = parsed else {
             return malformed(relay, socket, conn, "present", "argument is not a boolean");
@@ -77,7 +95,14 @@ impl Route for Present {
 /// `operation(Buffer)`: to every other socket of the domain.
 pub(super) struct Operation;
 impl Route for Operation {
-    fn route(relay: &Relay, conn: &Conn, s: &Arc<Socket<LocalAdapter>>, socket: &SocketRef, v: &mut Value, ack_id: &Option<i64>) {
+    fn route(
+        relay: &Relay,
+        conn: &Conn,
+        s: &Arc<Socket<LocalAdapter>>,
+        socket: &SocketRef,
+        v: &mut Value,
+        ack_id: &Option<i64>,
+    ) {
         let Ok(TryData(parsed)) = TryData::<(Bytes,)>::from_message_parts(s, v, ack_id);
         let Ok((payload,)) = parsed else {
             return malformed(relay, socket, conn, "operation", "argument is not binary");
@@ -112,7 +137,14 @@ impl UnicastEvent for NotifyEv {
 /// tries the next clone by itself).
 pub(super) struct Unicast<E>(std::marker::PhantomData<E>);
 impl<E: UnicastEvent> Route for Unicast<E> {
-    fn route(relay: &Relay, conn: &Conn, s: &Arc<Socket<LocalAdapter>>, socket: &SocketRef, v: &mut Value, ack_id: &Option<i64>) {
+    fn route(
+        relay: &Relay,
+        conn: &Conn,
+        s: &Arc<Socket<LocalAdapter>>,
+        socket: &SocketRef,
+        v: &mut Value,
+        ack_id: &Option<i64>,
+    ) {
         let Ok(ack) = AckSender::from_message_parts(s, v, ack_id);
         let Ok(TryData(parsed)) = TryData::<(serde_json::Value, Bytes)>::from_message_parts(s, v, ack_id);
         let to = match &parsed {
@@ -120,7 +152,13 @@ impl<E: UnicastEvent> Route for Unicast<E> {
             Err(_) => None,
         };
         let (Ok((params, payload)), Some(to)) = (&parsed, to) else {
-            malformed(relay, socket, conn, E::NAME, "expected (params with toId, binary payload)");
+            malformed(
+                relay,
+                socket,
+                conn,
+                E::NAME,
+                "expected (params with toId, binary payload)",
+            );
             let _ = ack.send(&("malformed message",));
             return;
         };

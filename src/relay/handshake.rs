@@ -103,7 +103,11 @@ fn decide(socket: &SocketRef, auth: Option<&serde_json::Value>, relay: &Relay) -
             HandshakeAuth::Key { user, .. } => Some(user.clone()),
             _ => None,
         };
-        relay.authority.authorise_handshake(&query.domain, &auth).map(|(who, _)| (who, user)).map_err(Refusal::Auth)
+        relay
+            .authority
+            .authorise_handshake(&query.domain, &auth)
+            .map(|(who, _)| (who, user))
+            .map_err(Refusal::Auth)
     });
     match decision {
         Ok((who, _)) => {
@@ -132,9 +136,22 @@ mod tests {
     #[test]
     fn query_parsing() {
         let q = HandshakeQuery::parse(Some("EIO=4&transport=polling&%40id=abc&%40domain=sd.acc.ex.org")).unwrap();
-        assert_eq!(q, HandshakeQuery { id: "abc".into(), domain: "sd.acc.ex.org".into() });
-        for bad in [None, Some(""), Some("%40id=abc"), Some("%40domain=x.y.z"), Some("%40id=&%40domain=a.b.c"),
-            Some("%40id=a&%40id=b&%40domain=a.b.c"), Some("%40id=a%0A&%40domain=a.b.c")] {
+        assert_eq!(
+            q,
+            HandshakeQuery {
+                id: "abc".into(),
+                domain: "sd.acc.ex.org".into()
+            }
+        );
+        for bad in [
+            None,
+            Some(""),
+            Some("%40id=abc"),
+            Some("%40domain=x.y.z"),
+            Some("%40id=&%40domain=a.b.c"),
+            Some("%40id=a&%40id=b&%40domain=a.b.c"),
+            Some("%40id=a%0A&%40domain=a.b.c"),
+        ] {
             assert!(HandshakeQuery::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -56,7 +56,11 @@ pub(crate) struct Conn {
 impl Relay {
     /// A relay that authorises handshakes with `authority`.
     pub fn new(authority: Authority) -> Arc<Self> {
-        Arc::new(Relay { rooms: Mutex::new(HashMap::new()), authority, stats: RelayStats::default() })
+        Arc::new(Relay {
+            rooms: Mutex::new(HashMap::new()),
+            authority,
+            stats: RelayStats::default(),
+        })
     }
 
     /// The socketioxide layer and handle serving this relay.

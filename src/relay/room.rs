@@ -42,7 +42,10 @@ pub type Slow = Vec<SocketRef>;
 
 impl Room {
     pub(super) fn new(domain: Arc<str>) -> Self {
-        Room { domain, state: Mutex::new(RoomState::default()) }
+        Room {
+            domain,
+            state: Mutex::new(RoomState::default()),
+        }
     }
 
     /// The domain name.
@@ -61,7 +64,11 @@ impl Room {
         if state.members.iter().any(|m| m.sid == socket.id) {
             return Vec::new();
         }
-        state.members.push(Member { sid: socket.id, clone_id, socket: socket.clone() });
+        state.members.push(Member {
+            sid: socket.id,
+            clone_id,
+            socket: socket.clone(),
+        });
         let list = state.present_ids();
         let mut slow = Vec::new();
         deliver(socket, "presence", &list, stats, &mut slow);
@@ -117,7 +124,14 @@ impl Room {
 
     /// Sends `event(params, payload)` to the members whose clone id is
     /// `to`; returns how many there were.
-    pub fn unicast(&self, event: &'static str, to: &str, params: &serde_json::Value, payload: &Bytes, stats: &RelayStats) -> (usize, Slow) {
+    pub fn unicast(
+        &self,
+        event: &'static str,
+        to: &str,
+        params: &serde_json::Value,
+        payload: &Bytes,
+        stats: &RelayStats,
+    ) -> (usize, Slow) {
         let state = self.lock();
         let mut slow = Vec::new();
         let mut n = 0;
@@ -155,7 +169,13 @@ impl RoomState {
 /// Queues one event for one socket. A full queue means the client cannot keep
 /// up: it is disconnected (its clone reconnects and revs up) rather than
 /// silently missing a message. A closed socket is about to leave the room.
-fn deliver<T: serde::Serialize + ?Sized>(socket: &SocketRef, event: &str, data: &T, stats: &RelayStats, slow: &mut Slow) {
+fn deliver<T: serde::Serialize + ?Sized>(
+    socket: &SocketRef,
+    event: &str,
+    data: &T,
+    stats: &RelayStats,
+    slow: &mut Slow,
+) {
     match socket.emit(event, data) {
         Ok(()) => {
             stats.delivered.fetch_add(1, Ordering::Relaxed);

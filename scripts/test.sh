@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests, then the end-to-end tests
+# with real @m-ld/m-ld clones (tests/interop), then the shared acceptance
+# scenarios that this gateway already covers (when ../shared is beside the repo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --locked
+cargo test --locked
+
+echo "== tests/interop: real @m-ld/m-ld clones against target/debug/meld-gateway"
+(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)
+
+shared=../shared/interop
+if [ -f "$shared/run.mjs" ]; then
+  echo "== ../shared/interop acceptance scenarios covered so far"
+  bash scripts/shared-interop.sh relay-uuid-anon
+else
+  echo "(no ../shared/interop beside the repository: acceptance scenarios skipped)"
+fi
