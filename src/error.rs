@@ -26,6 +26,9 @@ pub enum ApiError {
     /// A feature this gateway does not offer yet.
     #[error("{0}")]
     NotImplemented(&'static str),
+    /// The request body is over the route's limit, or could not be read.
+    #[error("request body too large")]
+    PayloadTooLarge,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -43,7 +46,15 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(e: axum::extract::rejection::BytesRejection) -> Self {
+        tracing::debug!(error = %e, "request body refused");
+        ApiError::PayloadTooLarge
     }
 }
 

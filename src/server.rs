@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
 use axum::serve::ListenerExt;
+use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 
 use crate::accounts::AccountStore;
-use crate::auth::Authority;
+use crate::auth::{AuthKey, Authority};
 use crate::config::Config;
 use crate::http::{ApiState, router};
 use crate::relay::{Relay, RelayConfig};
@@ -19,6 +21,39 @@ use crate::store::Store;
 
 /// How long in-flight HTTP requests get to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The assembled gateway: the HTTP router with the relay layered on it.
+pub struct Gateway {
+    /// Every HTTP route and `/socket.io/`.
+    pub app: Router,
+    /// The Socket.io handle (to close sockets at shutdown).
+    pub io: SocketIo,
+    /// The relay (for its counters).
+    pub relay: Arc<Relay>,
+}
+
+/// Assembles the gateway over an open store (also used by tests).
+pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Result<Gateway> {
+    let accounts = AccountStore::new(store)?;
+    let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone());
+    let relay = Relay::new(authority.clone());
+    let relay_config = RelayConfig {
+        max_buffered_packets: config.max_buffered_packets,
+        max_message_bytes: config.max_message_bytes,
+    };
+    let (io_layer, io) = relay.layer(&relay_config);
+    let state = ApiState {
+        authority,
+        accounts,
+        gateway: Arc::new(config.gateway.clone()),
+        relay: relay.clone(),
+    };
+    Ok(Gateway {
+        app: router(state).layer(io_layer),
+        io,
+        relay,
+    })
+}
 
 /// Runs the gateway until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -52,21 +87,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "m-ld JS clones refuse domains whose last label is not 2-6 letters; set M_LD_GATEWAY_GATEWAY to a name like ex.org"
         );
     }
-    let accounts = AccountStore::new(&store)?;
-    let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone());
-    let relay = Relay::new(authority.clone());
-    let relay_config = RelayConfig {
-        max_buffered_packets: config.max_buffered_packets,
-        max_message_bytes: config.max_message_bytes,
-    };
-    let (io_layer, io) = relay.layer(&relay_config);
-    let state = ApiState {
-        authority,
-        accounts,
-        gateway: Arc::new(config.gateway.clone()),
-        relay: relay.clone(),
-    };
-    let app = router(state).layer(io_layer);
+    let Gateway { app, io, relay } = build(&config, &store, root_key)?;
 
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -89,9 +90,10 @@ pub async fn patch_account(
     State(state): State<ApiState>,
     Path(account): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     account_name(&account)?;
+    let body = body?;
     let who = authenticate(&state, &headers)?;
     state.authority.authorise_account(&who, &account)?;
     let body = json_body(&body)?.ok_or_else(|| ApiError::BadRequest("a patch body is required".into()))?;
@@ -109,9 +111,10 @@ pub async fn post_domain(
     State(state): State<ApiState>,
     Path(account): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     account_name(&account)?;
+    let body = body?;
     let body = json_body(&body)?.unwrap_or_else(|| json!({}));
     let obj = body
         .as_object()
