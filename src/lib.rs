@@ -11,6 +11,7 @@
 //! | [`auth`] | keys, credentials, every access decision |
 //! | [`accounts`] | account model, names, storage |
 //! | [`store`] | the sled database and its key layout |
+//! | [`meld`] | the m-ld engine (no HTTP, no Socket.io) |
 
 // Tests may unwrap: a panic there is a failed assertion
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod meld;
 pub mod relay;
 pub mod rootkey;
 pub mod server;
