@@ -8,6 +8,7 @@
 //!   TID hash; [`gwc`]: [`GlobalClock`], the latest public tick and TID of
 //!   every process.
 //! - [`jsonld`]: operation JSON-LD ⇄ RDF terms (so far: number literals).
+//! - [`term`]: RDF terms, literals (identity without indirected data), triples, TIDs.
 //! - [`error`]: the engine's one error type.
 //!
 //! Wire reference: `shared/protocol/m-ld-wire.md`; golden vectors from the
@@ -18,6 +19,7 @@ pub mod error;
 pub mod gwc;
 pub mod jsonld;
 pub mod msgpack;
+pub mod term;
 pub mod value;
 
 #[cfg(test)]
@@ -26,4 +28,5 @@ mod vectors;
 pub use clock::{TickTree, TreeClock};
 pub use error::Error;
 pub use gwc::GlobalClock;
+pub use term::{Literal, Term, Tid, TidSet, Triple};
 pub use value::{Object, Value};
