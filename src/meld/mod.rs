@@ -28,5 +28,5 @@ mod vectors;
 pub use clock::{TickTree, TreeClock};
 pub use error::Error;
 pub use gwc::GlobalClock;
-pub use term::{Literal, Term, Tid, TidSet, Triple};
+pub use term::{Literal, Term, Tid, TidPatch, TidSet, Triple};
 pub use value::{Object, Value};

@@ -123,6 +123,24 @@ impl Triple {
     }
 }
 
+/// The SU-Set effect of one operation: exactly which TIDs to remove from which
+/// triples, and which to add. Produced by decoding (or cutting) an operation
+/// or by a local write; consumed by the dataset.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TidPatch {
+    /// Triples with the TIDs to remove from them.
+    pub deletes: Vec<(Triple, TidSet)>,
+    /// Triples with the TIDs to add to them.
+    pub inserts: Vec<(Triple, TidSet)>,
+}
+
+impl TidPatch {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.deletes.is_empty() && self.inserts.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
