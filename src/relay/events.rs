@@ -16,7 +16,7 @@ use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 
-use super::{Conn, Relay, disconnect_slow};
+use super::{Conn, Relay, Sink, UnicastKind};
 
 /// Registers the relay's event handlers on a socket accepted by the handshake.
 pub(super) fn register(socket: &SocketRef, conn: Arc<Conn>) {
@@ -63,7 +63,10 @@ impl<E: Route> FromMessageParts<LocalAdapter> for Routed<E> {
 }
 
 fn room_of(relay: &Relay, conn: &Conn, socket: &SocketRef) -> Option<Arc<super::Room>> {
-    conn.room.get().cloned().or_else(|| relay.join(conn, socket))
+    conn.room
+        .get()
+        .cloned()
+        .or_else(|| relay.join(conn, socket.id, Sink::Socket(socket.clone())))
 }
 
 fn malformed(relay: &Relay, socket: &SocketRef, conn: &Conn, event: &str, why: &str) {
@@ -87,7 +90,7 @@ impl Route for Present {
             return malformed(relay, socket, conn, "present", "argument is not a boolean");
         };
         if let Some(room) = room_of(relay, conn, socket) {
-            disconnect_slow(room.set_present(socket.id, present, &relay.stats));
+            relay.disconnect_slow(room.set_present(socket.id, present, &relay.stats));
         }
     }
 }
@@ -109,26 +112,26 @@ impl Route for Operation {
         };
         relay.stats.operations.fetch_add(1, Ordering::Relaxed);
         if let Some(room) = room_of(relay, conn, socket) {
-            disconnect_slow(room.broadcast_operation(socket.id, &payload, &relay.stats));
+            relay.disconnect_slow(room.broadcast_operation(socket.id, &payload, &relay.stats));
         }
     }
 }
 
-/// The unicast events, by name.
+/// The unicast events, as types (one handler type per event name).
 pub(super) trait UnicastEvent {
-    const NAME: &'static str;
+    const KIND: UnicastKind;
 }
 pub(super) struct SendEv;
 impl UnicastEvent for SendEv {
-    const NAME: &'static str = "send";
+    const KIND: UnicastKind = UnicastKind::Send;
 }
 pub(super) struct ReplyEv;
 impl UnicastEvent for ReplyEv {
-    const NAME: &'static str = "reply";
+    const KIND: UnicastKind = UnicastKind::Reply;
 }
 pub(super) struct NotifyEv;
 impl UnicastEvent for NotifyEv {
-    const NAME: &'static str = "notify";
+    const KIND: UnicastKind = UnicastKind::Notify;
 }
 
 /// `send`/`reply`/`notify(params, Buffer)`: to the clone `params.toId`,
@@ -156,7 +159,7 @@ impl<E: UnicastEvent> Route for Unicast<E> {
                 relay,
                 socket,
                 conn,
-                E::NAME,
+                E::KIND.name(),
                 "expected (params with toId, binary payload)",
             );
             let _ = ack.send(&("malformed message",));
@@ -164,12 +167,12 @@ impl<E: UnicastEvent> Route for Unicast<E> {
         };
         relay.stats.unicasts.fetch_add(1, Ordering::Relaxed);
         if let Some(room) = room_of(relay, conn, socket) {
-            let (n, slow) = room.unicast(E::NAME, to, params, payload, &relay.stats);
+            let (n, slow) = room.unicast(E::KIND.name(), to, params, payload, &relay.stats);
             if n == 0 {
                 relay.stats.unicasts_unrouted.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(domain = %conn.domain, from = %conn.clone_id, to, event = E::NAME, "relay: recipient not connected");
+                tracing::debug!(domain = %conn.domain, from = %conn.clone_id, to, event = E::KIND.name(), "relay: recipient not connected");
             }
-            disconnect_slow(slow);
+            relay.disconnect_slow(slow);
         }
         let _ = ack.send(&None::<()>);
     }

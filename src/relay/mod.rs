@@ -10,6 +10,7 @@
 
 mod events;
 mod handshake;
+mod peer;
 mod room;
 mod stats;
 
@@ -23,7 +24,9 @@ use socketioxide::socket::Sid;
 use socketioxide::{SocketIo, TransportType};
 
 use crate::auth::Authority;
-pub use room::Room;
+pub use peer::{PEER_QUEUE, Peer, PeerEvent};
+
+use room::{Room, Sink};
 pub use stats::RelayStats;
 
 /// Relay limits from configuration.
@@ -86,10 +89,10 @@ impl Relay {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Joins the socket to its domain's room (once), creating the room if
-    /// needed, and returns the room. Joining and leaving both hold the rooms
-    /// map, so a room is never dropped while a socket is joining it.
-    fn join(&self, conn: &Conn, socket: &SocketRef) -> Option<Arc<Room>> {
+    /// Joins a connection to its domain's room (once), creating the room
+    /// if needed, and returns the room. Joining and leaving both hold the
+    /// rooms map, so a room is never dropped while someone is joining it.
+    fn join(&self, conn: &Conn, sid: Sid, sink: Sink) -> Option<Arc<Room>> {
         let slow;
         let room = {
             let mut rooms = self.rooms();
@@ -103,12 +106,29 @@ impl Relay {
                 .entry(conn.domain.clone())
                 .or_insert_with(|| Arc::new(Room::new(conn.domain.clone())))
                 .clone();
-            slow = room.join(socket, conn.clone_id.clone(), &self.stats);
+            slow = room.join(sid, sink, conn.clone_id.clone(), &self.stats);
             let _ = conn.room.set(room.clone());
             room
         };
-        disconnect_slow(slow);
+        self.disconnect_slow(slow);
         Some(room)
+    }
+
+    /// Disconnects members that could not keep up, outside any room lock.
+    fn disconnect_slow(&self, slow: room::Slow) {
+        for sink in slow {
+            match sink {
+                Sink::Socket(socket) => {
+                    tracing::warn!(sid = %socket.id, "relay: socket send queue full, disconnecting it so its clone revs up");
+                    // Already closing is fine
+                    let _ = socket.disconnect();
+                }
+                Sink::Peer(peer) => {
+                    tracing::warn!("relay: in-process peer queue full, dropping it so it catches up");
+                    peer.drop_from(self);
+                }
+            }
+        }
     }
 
     /// Removes a socket from its room, dropping the room once empty.
@@ -123,7 +143,7 @@ impl Relay {
             }
             slow
         };
-        disconnect_slow(slow);
+        self.disconnect_slow(slow);
     }
 
     /// Number of domains with connected sockets.
@@ -132,12 +152,25 @@ impl Relay {
     }
 }
 
-/// Disconnects sockets that could not keep up, outside any room lock.
-fn disconnect_slow(slow: room::Slow) {
-    for socket in slow {
-        tracing::warn!(sid = %socket.id, "relay: socket send queue full, disconnecting it so its clone revs up");
-        // Already closing is fine
-        let _ = socket.disconnect();
+/// The unicast events of the m-ld remotes protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnicastKind {
+    /// A request (`send`).
+    Send,
+    /// A response or ACK (`reply`).
+    Reply,
+    /// A channel notification (`notify`).
+    Notify,
+}
+
+impl UnicastKind {
+    /// The Socket.io event name.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnicastKind::Send => "send",
+            UnicastKind::Reply => "reply",
+            UnicastKind::Notify => "notify",
+        }
     }
 }
 
@@ -150,6 +183,6 @@ async fn on_connect(socket: SocketRef, socketioxide::extract::State(relay): sock
         return;
     };
     if socket.connected() {
-        relay.join(&conn, &socket);
+        relay.join(&conn, socket.id, Sink::Socket(socket.clone()));
     }
 }

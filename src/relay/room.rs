@@ -5,6 +5,9 @@
 //! so presence lists reach members in the order they changed, and messages
 //! from one sender keep their order. The lock is a std mutex held only for
 //! non-blocking emits (socketioxide queues; it never awaits here).
+//!
+//! Members are sockets or in-process peers (backup clones): both go through
+//! the same routing here, so a peer sees exactly what a socket would.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,13 +17,23 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use socketioxide::{SendError, SocketError};
 
+use super::peer::{PeerEvent, PeerSink};
 use super::stats::RelayStats;
 
-/// A member of a room: one connected socket and its m-ld clone id.
+/// Where a member's events go.
+#[derive(Clone)]
+pub(super) enum Sink {
+    /// A Socket.io client.
+    Socket(SocketRef),
+    /// An in-process peer.
+    Peer(PeerSink),
+}
+
+/// A member of a room: one connection and its m-ld clone id.
 struct Member {
     sid: Sid,
     clone_id: Arc<str>,
-    socket: SocketRef,
+    sink: Sink,
 }
 
 #[derive(Default)]
@@ -31,14 +44,14 @@ struct RoomState {
 }
 
 /// The room of one domain.
-pub struct Room {
+pub(crate) struct Room {
     domain: Arc<str>,
     state: Mutex<RoomState>,
 }
 
-/// Sockets found too slow during a delivery; disconnected by the caller once
+/// Members found too slow during a delivery; disconnected by the caller once
 /// the room lock is released.
-pub type Slow = Vec<SocketRef>;
+pub(super) type Slow = Vec<Sink>;
 
 impl Room {
     pub(super) fn new(domain: Arc<str>) -> Self {
@@ -49,7 +62,7 @@ impl Room {
     }
 
     /// The domain name.
-    pub fn domain(&self) -> &str {
+    pub(super) fn domain(&self) -> &str {
         &self.domain
     }
 
@@ -59,24 +72,19 @@ impl Room {
     }
 
     /// Adds a member (idempotent) and sends it the current presence list.
-    pub fn join(&self, socket: &SocketRef, clone_id: Arc<str>, stats: &RelayStats) -> Slow {
+    pub(super) fn join(&self, sid: Sid, sink: Sink, clone_id: Arc<str>, stats: &RelayStats) -> Slow {
         let mut state = self.lock();
-        if state.members.iter().any(|m| m.sid == socket.id) {
+        if state.members.iter().any(|m| m.sid == sid) {
             return Vec::new();
         }
-        state.members.push(Member {
-            sid: socket.id,
-            clone_id,
-            socket: socket.clone(),
-        });
-        let list = state.present_ids();
         let mut slow = Vec::new();
-        deliver(socket, "presence", &list, stats, &mut slow);
+        deliver(&sink, Event::Presence(&state.present_ids()), stats, &mut slow);
+        state.members.push(Member { sid, clone_id, sink });
         slow
     }
 
     /// Removes a member; returns whether the room is now empty.
-    pub fn leave(&self, sid: Sid, stats: &RelayStats) -> (bool, Slow) {
+    pub(super) fn leave(&self, sid: Sid, stats: &RelayStats) -> (bool, Slow) {
         let mut state = self.lock();
         state.members.retain(|m| m.sid != sid);
         let mut slow = Vec::new();
@@ -86,20 +94,31 @@ impl Room {
         (state.members.is_empty(), slow)
     }
 
-    /// Whether the room has no members.
-    pub fn is_empty(&self) -> bool {
-        self.lock().members.is_empty()
-    }
-
     /// A member declares itself present or absent; on any change every
     /// member receives the new list.
-    pub fn set_present(&self, sid: Sid, present: bool, stats: &RelayStats) -> Slow {
+    pub(super) fn set_present(&self, sid: Sid, present: bool, stats: &RelayStats) -> Slow {
         let mut state = self.lock();
         let mut slow = Vec::new();
-        let is_member = state.members.iter().any(|m| m.sid == sid);
+        let member = state.members.iter().find(|m| m.sid == sid);
+        let is_peer = matches!(
+            member,
+            Some(Member {
+                sink: Sink::Peer(_),
+                ..
+            })
+        );
         let changed = if present {
-            let add = is_member && !state.present.contains(&sid);
-            if add {
+            let add = member.is_some() && !state.present.contains(&sid);
+            if add && is_peer {
+                // The gateway's own clones first: JS clones ask the first
+                // present clone for recovery, and the backup always can answer
+                let first_socket = state
+                    .present
+                    .iter()
+                    .position(|p| !state.is_peer(*p))
+                    .unwrap_or(state.present.len());
+                state.present.insert(first_socket, sid);
+            } else if add {
                 state.present.push(sid);
             }
             add
@@ -113,18 +132,18 @@ impl Room {
     }
 
     /// Sends an `operation` to every member but the sender.
-    pub fn broadcast_operation(&self, from: Sid, payload: &Bytes, stats: &RelayStats) -> Slow {
+    pub(super) fn broadcast_operation(&self, from: Sid, payload: &Bytes, stats: &RelayStats) -> Slow {
         let state = self.lock();
         let mut slow = Vec::new();
         for m in state.members.iter().filter(|m| m.sid != from) {
-            deliver(&m.socket, "operation", payload, stats, &mut slow);
+            deliver(&m.sink, Event::Operation(payload), stats, &mut slow);
         }
         slow
     }
 
     /// Sends `event(params, payload)` to the members whose clone id is
     /// `to`; returns how many there were.
-    pub fn unicast(
+    pub(super) fn unicast(
         &self,
         event: &'static str,
         to: &str,
@@ -136,7 +155,7 @@ impl Room {
         let mut slow = Vec::new();
         let mut n = 0;
         for m in state.members.iter().filter(|m| &*m.clone_id == to) {
-            deliver(&m.socket, event, &(params, payload), stats, &mut slow);
+            deliver(&m.sink, Event::Unicast(event, params, payload), stats, &mut slow);
             n += 1;
         }
         (n, slow)
@@ -144,6 +163,12 @@ impl Room {
 }
 
 impl RoomState {
+    fn is_peer(&self, sid: Sid) -> bool {
+        self.members
+            .iter()
+            .any(|m| m.sid == sid && matches!(m.sink, Sink::Peer(_)))
+    }
+
     fn present_ids(&self) -> Vec<&str> {
         self.present
             .iter()
@@ -161,35 +186,66 @@ impl RoomState {
     fn broadcast_presence(&self, stats: &RelayStats, slow: &mut Slow) {
         let list = self.present_ids();
         for m in &self.members {
-            deliver(&m.socket, "presence", &list, stats, slow);
+            deliver(&m.sink, Event::Presence(&list), stats, slow);
         }
     }
 }
 
-/// Queues one event for one socket. A full queue means the client cannot keep
-/// up: it is disconnected (its clone reconnects and revs up) rather than
+/// One outgoing event, borrowed for delivery.
+enum Event<'a> {
+    Presence(&'a [&'a str]),
+    Operation(&'a Bytes),
+    Unicast(&'static str, &'a serde_json::Value, &'a Bytes),
+}
+
+/// Queues one event for one member. A full queue means the member cannot
+/// keep up: it is disconnected (its clone reconnects and revs up) rather than
 /// silently missing a message. A closed socket is about to leave the room.
-fn deliver<T: serde::Serialize + ?Sized>(
-    socket: &SocketRef,
-    event: &str,
-    data: &T,
-    stats: &RelayStats,
-    slow: &mut Slow,
-) {
-    match socket.emit(event, data) {
-        Ok(()) => {
+fn deliver(sink: &Sink, event: Event<'_>, stats: &RelayStats, slow: &mut Slow) {
+    let outcome = match sink {
+        Sink::Socket(socket) => {
+            let sent = match &event {
+                Event::Presence(list) => socket.emit("presence", list),
+                Event::Operation(payload) => socket.emit("operation", payload),
+                Event::Unicast(name, params, payload) => socket.emit(*name, &(params, payload)),
+            };
+            match sent {
+                Ok(()) => Delivery::Done,
+                Err(SendError::Socket(SocketError::InternalChannelFull)) => Delivery::Full,
+                Err(SendError::Socket(SocketError::Closed)) => Delivery::Closed,
+                Err(e) => {
+                    tracing::error!(sid = %socket.id, error = %e, "cannot encode relay event");
+                    Delivery::Closed
+                }
+            }
+        }
+        Sink::Peer(peer) => peer.deliver(match event {
+            Event::Presence(list) => PeerEvent::Presence(list.iter().map(|s| (*s).to_owned()).collect()),
+            Event::Operation(payload) => PeerEvent::Operation(payload.clone()),
+            Event::Unicast(name, params, payload) => PeerEvent::Unicast {
+                event: name,
+                params: params.clone(),
+                payload: payload.clone(),
+            },
+        }),
+    };
+    match outcome {
+        Delivery::Done => {
             stats.delivered.fetch_add(1, Ordering::Relaxed);
         }
-        Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+        Delivery::Full => {
             stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
-            slow.push(socket.clone());
+            slow.push(sink.clone());
         }
-        Err(SendError::Socket(SocketError::Closed)) => {
+        Delivery::Closed => {
             stats.undeliverable.fetch_add(1, Ordering::Relaxed);
-        }
-        Err(e) => {
-            stats.undeliverable.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(sid = %socket.id, event, error = %e, "cannot encode relay event");
         }
     }
+}
+
+/// What became of one delivery.
+pub(super) enum Delivery {
+    Done,
+    Full,
+    Closed,
 }
