@@ -1,0 +1,131 @@
+// Starts and stops the meld-gateway binary for a test run.
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtemp, open, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sleep, randomAp } from './util.mjs';
+
+/** A TCP port that was free a moment ago on 127.0.0.1 */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A root key in the gateway's format: `acc.<6 of a-p>:<74 of a-p>` */
+export const newRootKey = account => `${account}.${randomAp(6)}:${randomAp(74)}`;
+
+export class SpawnedGateway {
+  /**
+   * @param {{bin: string, domain: string, rootAccount: string, logLevel: string}} opts
+   */
+  constructor({ bin, domain, rootAccount, logLevel }) {
+    Object.assign(this, { bin, domain, rootAccount, logLevel });
+    this.rootKey = newRootKey(rootAccount);
+    this.exit = null; // {code, signal} once exited
+  }
+
+  async start({ readyWithin = 30000 } = {}) {
+    this.dir = await mkdtemp(join(tmpdir(), 'meld-gateway-e2e-'));
+    this.dataPath = join(this.dir, 'data');
+    this.logPath = join(this.dir, 'gateway.log');
+    this.port = await freePort();
+    this.origin = `http://127.0.0.1:${this.port}`;
+    const log = await open(this.logPath, 'a');
+    this.child = spawn(this.bin, ['serve'], {
+      env: {
+        ...process.env,
+        M_LD_GATEWAY_GATEWAY: this.domain,
+        M_LD_GATEWAY_AUTH__KEY: this.rootKey,
+        M_LD_GATEWAY_DATA_PATH: this.dataPath,
+        M_LD_GATEWAY_ADDRESS__HOST: '127.0.0.1',
+        M_LD_GATEWAY_ADDRESS__PORT: String(this.port),
+        LOG_LEVEL: this.logLevel
+      },
+      stdio: ['ignore', log.fd, log.fd]
+    });
+    await log.close(); // the child keeps its own copy of the descriptor
+    this.exited = new Promise(resolve => {
+      this.child.on('exit', (code, signal) => resolve(this.exit = { code, signal }));
+      this.child.on('error', e => resolve(this.exit = { code: null, signal: null, error: e }));
+    });
+    const start = Date.now();
+    for (;;) {
+      if (this.exit)
+        throw new Error(`gateway exited before it was ready: ${this.describeExit()}`);
+      try {
+        const res = await fetch(`${this.origin}/healthz`, { signal: AbortSignal.timeout(1000) });
+        if (res.status === 200)
+          return Date.now() - start;
+      } catch { /* not listening yet */ }
+      if (Date.now() - start > readyWithin)
+        throw new Error(`GET /healthz did not answer 200 within ${readyWithin} ms`);
+      await sleep(100);
+    }
+  }
+
+  describeExit() {
+    const x = this.exit;
+    if (!x)
+      return 'still running';
+    if (x.error)
+      return `could not run ${this.bin}: ${x.error.message}`;
+    return x.signal ? `killed by ${x.signal}` : `exit code ${x.code}`;
+  }
+
+  /** SIGTERM; resolves {ok, detail}: ok only if it exits within `graceMs` */
+  async stop(graceMs = 5000) {
+    if (this.exit)
+      return { ok: false, detail: `gateway had already stopped (${this.describeExit()})` };
+    const t0 = Date.now();
+    this.child.kill('SIGTERM');
+    const timedOut = Symbol();
+    const r = await Promise.race([this.exited, sleep(graceMs).then(() => timedOut)]);
+    if (r === timedOut) {
+      const conns = this.connections();
+      this.child.kill('SIGKILL');
+      await this.exited;
+      return {
+        ok: false,
+        detail: `gateway still running ${graceMs} ms after SIGTERM (killed with SIGKILL); ` +
+          `TCP connections to its port at that moment: ${conns}`
+      };
+    }
+    return { ok: true, detail: `gateway stopped ${Date.now() - t0} ms after SIGTERM (${this.describeExit()})` };
+  }
+
+  /**
+   * Open TCP connections to the gateway's port, seen from the client side, with
+   * the owning process (diagnostics for a slow shutdown; needs `ss`).
+   */
+  connections() {
+    try {
+      const out = execFileSync('ss', ['-tnpH', 'state', 'established', `( dport = :${this.port} )`],
+        { encoding: 'utf8', timeout: 2000 });
+      const lines = out.trim().split('\n').filter(Boolean).map(l => {
+        const f = l.trim().split(/\s+/);
+        const who = /users:\(\("([^"]+)",pid=(\d+)/.exec(l);
+        const mine = who && Number(who[2]) === process.pid ? ' (this test process)' : '';
+        return `${f[2]} → ${f[3]}${who ? ` by ${who[1]} pid ${who[2]}${mine}` : ''}`;
+      });
+      return lines.length ? `${lines.length} established: ${lines.join('; ')}` : 'none established';
+    } catch (e) {
+      return `(ss failed: ${e.message.split('\n')[0]})`;
+    }
+  }
+
+  async logTail(lines = 40) {
+    try {
+      const text = await readFile(this.logPath, 'utf8');
+      return text.split('\n').slice(-lines - 1).join('\n');
+    } catch (e) {
+      return `(no log: ${e.message})`;
+    }
+  }
+}
