@@ -19,8 +19,8 @@ use crate::relay::{Relay, RelayConfig};
 use crate::rootkey::{self, Origin};
 use crate::store::Store;
 
-/// How long in-flight HTTP requests get to finish at shutdown.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long sockets and in-flight HTTP requests get to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The assembled gateway: the HTTP router with the relay layered on it.
 pub struct Gateway {
@@ -108,22 +108,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let closing_io = io.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: closing sockets");
-        // Long-lived sockets would keep the HTTP drain waiting forever
-        closing_io.close().await;
         let _ = stop_tx.send(true);
+        tracing::info!("shutting down: closing sockets");
+        // Long-lived sockets would keep the HTTP drain waiting; close them,
+        // but never let a stuck socket hold the shutdown
+        if tokio::time::timeout(DRAIN_TIMEOUT, closing_io.close()).await.is_err() {
+            tracing::warn!("sockets still closing after {DRAIN_TIMEOUT:?}");
+        }
     });
     let mut graceful = stop_rx.clone();
     let served = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = graceful.wait_for(|stopped| *stopped).await;
     });
+    // The deadline runs from the signal, whatever the sockets do
     let drain_deadline = async move {
         let _ = stop_rx.wait_for(|stopped| *stopped).await;
         tokio::time::sleep(DRAIN_TIMEOUT).await;
     };
     tokio::select! {
         result = served.into_future() => result.context("server failed")?,
-        () = drain_deadline => tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; stopping anyway"),
+        () = drain_deadline => tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; stopping anyway"),
     }
 
     tracing::info!(relay = ?relay.stats.snapshot(), "flushing the store");

@@ -66,7 +66,7 @@ fn room_of(relay: &Relay, conn: &Conn, socket: &SocketRef) -> Option<Arc<super::
     conn.room
         .get()
         .cloned()
-        .or_else(|| relay.join(conn, socket.id, Sink::Socket(socket.clone())))
+        .or_else(|| relay.join(conn, socket.id, Sink::Socket(socket.clone())).map(|(room, _)| room))
 }
 
 fn malformed(relay: &Relay, socket: &SocketRef, conn: &Conn, event: &str, why: &str) {

@@ -90,9 +90,9 @@ impl Relay {
     }
 
     /// Joins a connection to its domain's room (once), creating the room
-    /// if needed, and returns the room. Joining and leaving both hold the
+    /// if needed, and returns the room and whether this call joined it. Joining and leaving both hold the
     /// rooms map, so a room is never dropped while someone is joining it.
-    fn join(&self, conn: &Conn, sid: Sid, sink: Sink) -> Option<Arc<Room>> {
+    fn join(&self, conn: &Conn, sid: Sid, sink: Sink) -> Option<(Arc<Room>, bool)> {
         let slow;
         let room = {
             let mut rooms = self.rooms();
@@ -100,7 +100,7 @@ impl Relay {
                 return None;
             }
             if let Some(room) = conn.room.get() {
-                return Some(room.clone());
+                return Some((room.clone(), false));
             }
             let room = rooms
                 .entry(conn.domain.clone())
@@ -111,7 +111,7 @@ impl Relay {
             room
         };
         self.disconnect_slow(slow);
-        Some(room)
+        Some((room, true))
     }
 
     /// Disconnects members that could not keep up, outside any room lock.
@@ -182,7 +182,12 @@ async fn on_connect(socket: SocketRef, socketioxide::extract::State(relay): sock
         let _ = socket.disconnect();
         return;
     };
-    if socket.connected() {
-        relay.join(&conn, socket.id, Sink::Socket(socket.clone()));
+    if !socket.connected() {
+        return; // gone already
+    }
+    if let Some((room, false)) = relay.join(&conn, socket.id, Sink::Socket(socket.clone())) {
+        // An early event joined the room before the socket counted as
+        // connected, when the first presence list could not be sent yet
+        relay.disconnect_slow(room.send_presence(socket.id, &relay.stats));
     }
 }

@@ -85,7 +85,7 @@ impl Relay {
             conn: Arc::downgrade(&conn),
             sid,
         });
-        self.join(&conn, sid, sink);
+        let _ = self.join(&conn, sid, sink);
         Peer {
             relay: self.clone(),
             conn,

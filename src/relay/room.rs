@@ -94,6 +94,16 @@ impl Room {
         (state.members.is_empty(), slow)
     }
 
+    /// Sends the current presence list to one member.
+    pub(super) fn send_presence(&self, sid: Sid, stats: &RelayStats) -> Slow {
+        let state = self.lock();
+        let mut slow = Vec::new();
+        if let Some(m) = state.members.iter().find(|m| m.sid == sid) {
+            deliver(&m.sink, Event::Presence(&state.present_ids()), stats, &mut slow);
+        }
+        slow
+    }
+
     /// A member declares itself present or absent; on any change every
     /// member receives the new list.
     pub(super) fn set_present(&self, sid: Sid, present: bool, stats: &RelayStats) -> Slow {
@@ -239,6 +249,9 @@ fn deliver(sink: &Sink, event: Event<'_>, stats: &RelayStats, slow: &mut Slow) {
         }
         Delivery::Closed => {
             stats.undeliverable.fetch_add(1, Ordering::Relaxed);
+            if let Sink::Socket(socket) = sink {
+                tracing::debug!(sid = %socket.id, connected = socket.connected(), "relay: event for a closed socket dropped");
+            }
         }
     }
 }
