@@ -8,6 +8,9 @@
 //! | --- | --- | --- |
 //! | `accounts` | account name (UTF-8) | JSON [`crate::accounts::Account`] |
 //! | `keys` | key id (UTF-8) | JSON [`crate::accounts::KeyRecord`] |
+//! | `subdomains` | `<account>/<name>` | JSON [`crate::accounts::SubdomainRecord`] |
+//! | `tombstones` | `<account>/<name>` | removal time, ms since the epoch (8 bytes BE) |
+//! | `clone/<account>/<name>/…` | see `meld::dataset` | one backup clone's data and journal |
 
 use std::path::Path;
 
@@ -15,6 +18,15 @@ use std::path::Path;
 pub const ACCOUNTS_TREE: &str = "accounts";
 /// Tree holding key records by key id.
 pub const KEYS_TREE: &str = "keys";
+/// Tree holding named subdomain records.
+pub const SUBDOMAINS_TREE: &str = "subdomains";
+/// Tree holding the names of removed subdomains, which cannot be re-used.
+pub const TOMBSTONES_TREE: &str = "tombstones";
+
+/// Prefix of the trees of one backup clone.
+pub fn clone_tree_prefix(account: &str, name: &str) -> String {
+    format!("clone/{account}/{name}")
+}
 
 /// Storage failures. `Corruption` means stored bytes we cannot read back.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +81,12 @@ impl Store {
     /// Opens a tree by its documented name.
     pub fn tree(&self, name: &'static str) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(name)?)
+    }
+
+    /// The underlying database, for modules that manage their own trees
+    /// (the engine's datasets, under [`clone_tree_prefix`]).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
     }
 
     /// Flushes everything to disk. Blocking: call from a blocking task.

@@ -6,6 +6,7 @@ mod model;
 pub mod naming;
 mod store;
 
-pub use model::{Account, AccountPatch, KeyRecord, Naming, PatchError, RemotesAuth};
+pub use model::{Account, AccountPatch, KeyRecord, Naming, PatchError, RemotesAuth, SubdomainRecord};
 pub use naming::SubdomainId;
 pub use store::AccountStore;
+pub use store::Registered;

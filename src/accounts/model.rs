@@ -106,6 +106,23 @@ pub struct KeyRecord {
     pub revoked: bool,
 }
 
+/// A named subdomain, as registered by `PUT /api/v1/domain/:account/:name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubdomainRecord {
+    /// Whether the backup clone requires signed operations (verification
+    /// comes with the accounts issue; the setting is kept from the start).
+    #[serde(default, rename = "useSignatures")]
+    pub use_signatures: bool,
+    /// The `user` object given at creation, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Value>,
+    /// Creation time, ms since the epoch.
+    pub created: u64,
+    /// The `@id` of the gateway's backup clone of this subdomain.
+    #[serde(rename = "cloneId")]
+    pub clone_id: String,
+}
+
 /// Values of one side (`@insert` or `@delete`) of an account patch.
 #[derive(Debug, Default, PartialEq)]
 pub struct PatchSide {

@@ -5,15 +5,34 @@
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use super::{Account, AccountPatch, KeyRecord};
+use super::{Account, AccountPatch, KeyRecord, SubdomainRecord};
 use crate::auth::AuthKey;
-use crate::store::{ACCOUNTS_TREE, KEYS_TREE, Store, StoreError};
+use crate::store::{ACCOUNTS_TREE, KEYS_TREE, SUBDOMAINS_TREE, Store, StoreError, TOMBSTONES_TREE};
 
 /// Typed access to the `accounts` and `keys` trees.
 #[derive(Clone)]
 pub struct AccountStore {
     accounts: sled::Tree,
     keys: sled::Tree,
+    subdomains: sled::Tree,
+    tombstones: sled::Tree,
+}
+
+/// Outcome of registering a named subdomain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Registered {
+    /// Newly created with this record.
+    Created(SubdomainRecord),
+    /// Already there (PUT is idempotent).
+    Existing(SubdomainRecord),
+    /// The name was used before and removed: it cannot come back.
+    Tombstoned,
+    /// No such account.
+    NoAccount,
+}
+
+fn subdomain_key(account: &str, name: &str) -> Vec<u8> {
+    format!("{account}/{name}").into_bytes()
 }
 
 fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -54,6 +73,8 @@ impl AccountStore {
         Ok(AccountStore {
             accounts: store.tree(ACCOUNTS_TREE)?,
             keys: store.tree(KEYS_TREE)?,
+            subdomains: store.tree(SUBDOMAINS_TREE)?,
+            tombstones: store.tree(TOMBSTONES_TREE)?,
         })
     }
 
@@ -116,6 +137,69 @@ impl AccountStore {
     }
 }
 
+impl AccountStore {
+    /// The record of a named subdomain, if registered.
+    pub fn subdomain(&self, account: &str, name: &str) -> Result<Option<SubdomainRecord>, StoreError> {
+        self.subdomains
+            .get(subdomain_key(account, name))?
+            .map(|b| decode(SUBDOMAINS_TREE, &b))
+            .transpose()
+    }
+
+    /// Registers a named subdomain with `record` unless it exists or was
+    /// removed; the account's list and the registry change together.
+    pub fn register_subdomain(
+        &self,
+        account: &str,
+        name: &str,
+        record: SubdomainRecord,
+    ) -> Result<Registered, StoreError> {
+        let key = subdomain_key(account, name);
+        let outcome =
+            (&self.accounts, &self.subdomains, &self.tombstones).transaction(|(accounts, subdomains, tombstones)| {
+                if tombstones.get(&key)?.is_some() {
+                    return Ok(Registered::Tombstoned);
+                }
+                if let Some(existing) = tx_get::<SubdomainRecord>(subdomains, SUBDOMAINS_TREE, &key)? {
+                    return Ok(Registered::Existing(existing));
+                }
+                let Some(mut acc) = tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? else {
+                    return Ok(Registered::NoAccount);
+                };
+                acc.subdomains.push(name.to_owned());
+                tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
+                tx_put(subdomains, SUBDOMAINS_TREE, &key, &record)?;
+                Ok(Registered::Created(record.clone()))
+            });
+        Ok(outcome?)
+    }
+
+    /// Removes a named subdomain's registration and leaves a tombstone so the
+    /// name cannot be registered again. Returns the removed record, if any.
+    pub fn remove_subdomain(
+        &self,
+        account: &str,
+        name: &str,
+        now_ms: u64,
+    ) -> Result<Option<SubdomainRecord>, StoreError> {
+        let key = subdomain_key(account, name);
+        let removed =
+            (&self.accounts, &self.subdomains, &self.tombstones).transaction(|(accounts, subdomains, tombstones)| {
+                let Some(record) = tx_get::<SubdomainRecord>(subdomains, SUBDOMAINS_TREE, &key)? else {
+                    return Ok(None);
+                };
+                subdomains.remove(key.as_slice())?;
+                tombstones.insert(key.as_slice(), &now_ms.to_be_bytes())?;
+                if let Some(mut acc) = tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? {
+                    acc.subdomains.retain(|n| n != name);
+                    tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
+                }
+                Ok(Some(record))
+            });
+        Ok(removed?)
+    }
+}
+
 enum Minted {
     Done,
     NoAccount,
@@ -148,6 +232,44 @@ mod tests {
         let second = accounts.mint_key("root", "acc", false).unwrap().unwrap();
         assert_ne!(second.keyid, key.keyid);
         assert_eq!(accounts.get("acc").unwrap().unwrap().keyids.len(), 2);
+    }
+
+    fn record(id: &str) -> SubdomainRecord {
+        SubdomainRecord {
+            use_signatures: false,
+            user: None,
+            created: 1,
+            clone_id: id.into(),
+        }
+    }
+
+    #[test]
+    fn subdomains_register_once_and_tombstones_are_final() {
+        let store = Store::temporary().unwrap();
+        let accounts = AccountStore::new(&store).unwrap();
+        assert_eq!(
+            accounts.register_subdomain("acc", "sd", record("a")).unwrap(),
+            Registered::NoAccount
+        );
+        accounts.mint_key("root", "acc", true).unwrap();
+        assert_eq!(
+            accounts.register_subdomain("acc", "sd", record("a")).unwrap(),
+            Registered::Created(record("a"))
+        );
+        assert_eq!(
+            accounts.register_subdomain("acc", "sd", record("b")).unwrap(),
+            Registered::Existing(record("a"))
+        );
+        assert_eq!(accounts.get("acc").unwrap().unwrap().subdomains, vec!["sd"]);
+        assert_eq!(accounts.subdomain("acc", "sd").unwrap(), Some(record("a")));
+        assert_eq!(accounts.remove_subdomain("acc", "sd", 5).unwrap(), Some(record("a")));
+        assert_eq!(accounts.remove_subdomain("acc", "sd", 6).unwrap(), None);
+        assert!(accounts.get("acc").unwrap().unwrap().subdomains.is_empty());
+        assert_eq!(accounts.subdomain("acc", "sd").unwrap(), None);
+        assert_eq!(
+            accounts.register_subdomain("acc", "sd", record("c")).unwrap(),
+            Registered::Tombstoned
+        );
     }
 
     #[test]
