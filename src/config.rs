@@ -51,9 +51,7 @@ pub struct AuthSettings {
 
 impl std::fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthSettings")
-            .field("key", &self.key.as_ref().map(|_| "≪redacted≫"))
-            .finish()
+        f.debug_struct("AuthSettings").field("key", &self.key.as_ref().map(|_| "≪redacted≫")).finish()
     }
 }
 
@@ -108,40 +106,28 @@ pub enum ConfigError {
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        setting,
-        message: message.into(),
-    }
+    ConfigError::Invalid { setting, message: message.into() }
 }
 
 impl Settings {
     /// Reads a TOML file layer.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
     }
 
     /// Reads the environment layer from name/value pairs.
     pub fn from_env(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |name: &str| vars.get(name).filter(|v| !v.is_empty()).cloned();
         let parse = |name: &'static str| -> Result<Option<u64>, ConfigError> {
-            get(name)
-                .map(|v| v.parse::<u64>().map_err(|e| invalid(name, e.to_string())))
-                .transpose()
+            get(name).map(|v| v.parse::<u64>().map_err(|e| invalid(name, e.to_string()))).transpose()
         };
         Ok(Settings {
             gateway: get("M_LD_GATEWAY_GATEWAY"),
             data_path: get("M_LD_GATEWAY_DATA_PATH").map(PathBuf::from),
             log_level: get("LOG_LEVEL").or_else(|| get("M_LD_GATEWAY_LOG_LEVEL")),
-            auth: AuthSettings {
-                key: get("M_LD_GATEWAY_AUTH__KEY"),
-            },
+            auth: AuthSettings { key: get("M_LD_GATEWAY_AUTH__KEY") },
             address: AddressSettings {
                 host: get("M_LD_GATEWAY_ADDRESS__HOST"),
                 port: parse("M_LD_GATEWAY_ADDRESS__PORT")?
@@ -161,9 +147,7 @@ impl Settings {
             gateway: self.gateway.or(lower.gateway),
             data_path: self.data_path.or(lower.data_path),
             log_level: self.log_level.or(lower.log_level),
-            auth: AuthSettings {
-                key: self.auth.key.or(lower.auth.key),
-            },
+            auth: AuthSettings { key: self.auth.key.or(lower.auth.key) },
             address: AddressSettings {
                 host: self.address.host.or(lower.address.host),
                 port: self.address.port.or(lower.address.port),
@@ -209,8 +193,7 @@ impl GatewayName {
         let valid_label = |l: &str| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         };
         if !domain.split('.').all(valid_label) {
             return Err(invalid("gateway", format!("{host:?} is not a domain name")));
@@ -260,10 +243,7 @@ impl Config {
             // The domain cannot be plain `localhost`: m-ld JS clones accept
             // only domains ending in a 2-6 letter label, so use the reserved
             // `.test` TLD (RFC 2606).
-            None => GatewayName {
-                domain: DEFAULT_DOMAIN.into(),
-                origin: format!("http://localhost:{port}/"),
-            },
+            None => GatewayName { domain: DEFAULT_DOMAIN.into(), origin: format!("http://localhost:{port}/") },
         };
         let root_key = s
             .auth
@@ -323,13 +303,7 @@ mod tests {
             ("LOG_LEVEL", ""),
         ]))
         .unwrap();
-        let flags = Settings {
-            address: AddressSettings {
-                port: Some(3333),
-                host: None,
-            },
-            ..Default::default()
-        };
+        let flags = Settings { address: AddressSettings { port: Some(3333), host: None }, ..Default::default() };
         let c = Config::from_settings(flags.over(env.over(file))).unwrap();
         assert_eq!(c.port, 3333, "flag beats env and file");
         assert_eq!(c.gateway.domain, "env.org", "env beats file");
@@ -344,19 +318,10 @@ mod tests {
         let g = GatewayName::parse("ex.org").unwrap();
         assert_eq!((g.domain.as_str(), g.origin.as_str()), ("ex.org", "https://ex.org/"));
         let g = GatewayName::parse("http://gw.ex.org:8080/").unwrap();
-        assert_eq!(
-            (g.domain.as_str(), g.origin.as_str()),
-            ("gw.ex.org", "http://gw.ex.org:8080/")
-        );
+        assert_eq!((g.domain.as_str(), g.origin.as_str()), ("gw.ex.org", "http://gw.ex.org:8080/"));
         assert!(!GatewayName::parse("localhost").unwrap().usable_by_js_clones());
         assert!(!GatewayName::parse("ex.o").unwrap().usable_by_js_clones());
-        for bad in [
-            "ftp://x.org",
-            "http://x.org/path",
-            "x..org",
-            "bad name",
-            "http://u@x.org",
-        ] {
+        for bad in ["ftp://x.org", "http://x.org/path", "x..org", "bad name", "http://u@x.org"] {
             assert!(GatewayName::parse(bad).is_err(), "{bad}");
         }
     }
@@ -365,24 +330,14 @@ mod tests {
     fn invalid_values_are_refused() {
         assert!(Settings::from_env(&env(&[("M_LD_GATEWAY_ADDRESS__PORT", "70000")])).is_err());
         assert!(Settings::from_env(&env(&[("M_LD_GATEWAY_ADDRESS__PORT", "x")])).is_err());
-        let bad_key = Settings {
-            auth: AuthSettings {
-                key: Some("nokey".into()),
-            },
-            ..Default::default()
-        };
+        let bad_key = Settings { auth: AuthSettings { key: Some("nokey".into()) }, ..Default::default() };
         assert!(Config::from_settings(bad_key).is_err());
         assert!(toml::from_str::<Settings>("unknown = 1").is_err());
     }
 
     #[test]
     fn debug_never_shows_the_key() {
-        let s = Settings {
-            auth: AuthSettings {
-                key: Some("root.abc:supersecret".into()),
-            },
-            ..Default::default()
-        };
+        let s = Settings { auth: AuthSettings { key: Some("root.abc:supersecret".into()) }, ..Default::default() };
         assert!(!format!("{s:?}").contains("supersecret"));
     }
 }

@@ -74,10 +74,9 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({ "code": code, "message": message });
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"m-ld gateway\""),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"m-ld gateway\""));
         }
         response
     }
@@ -89,18 +88,9 @@ mod tests {
 
     #[test]
     fn statuses_and_public_messages() {
-        assert_eq!(
-            ApiError::Auth(AuthError::BadCredentials).status(),
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            ApiError::Auth(AuthError::Forbidden("x")).status(),
-            StatusCode::FORBIDDEN
-        );
-        let store = ApiError::Store(StoreError::Corruption {
-            tree: "accounts",
-            detail: "secret detail".into(),
-        });
+        assert_eq!(ApiError::Auth(AuthError::BadCredentials).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ApiError::Auth(AuthError::Forbidden("x")).status(), StatusCode::FORBIDDEN);
+        let store = ApiError::Store(StoreError::Corruption { tree: "accounts", detail: "secret detail".into() });
         assert_eq!(store.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let response = store.into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);

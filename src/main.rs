@@ -103,11 +103,11 @@ fn main() -> ExitCode {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let env: HashMap<String, String> = std::env::vars().collect();
-    let file = match args.config.clone().or_else(|| {
-        env.get("M_LD_GATEWAY_CONFIG")
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-    }) {
+    let file = match args
+        .config
+        .clone()
+        .or_else(|| env.get("M_LD_GATEWAY_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from))
+    {
         Some(path) => Settings::from_file(&path)?,
         None => Settings::default(),
     };
@@ -115,10 +115,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         gateway: args.gateway,
         data_path: args.data_path,
         log_level: args.log_level,
-        address: AddressSettings {
-            host: args.host,
-            port: args.port,
-        },
+        address: AddressSettings { host: args.host, port: args.port },
         relay: RelaySettings::default(),
         ..Default::default()
     };
@@ -149,12 +146,7 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     match args.out {
         Some(path) => {
             rootkey::write_private(&path, text.trim_end())?;
-            eprintln!(
-                "wrote {} (mode 0600); root account {:?}, domain {}",
-                path.display(),
-                args.root,
-                gateway.domain
-            );
+            eprintln!("wrote {} (mode 0600); root account {:?}, domain {}", path.display(), args.root, gateway.domain);
         }
         None => print!("{text}"),
     }

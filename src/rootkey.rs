@@ -51,9 +51,7 @@ pub fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
     writeln!(file, "{content}")?;
     file.sync_all()?;
     Ok(())
@@ -79,9 +77,6 @@ mod tests {
         assert_eq!(again, key);
         assert_eq!(origin, Origin::Stored(path));
         let configured = AuthKey::parse("boss.abcdef:xyz").unwrap();
-        assert_eq!(
-            load_or_create(dir.path(), Some(configured.clone())).unwrap(),
-            (configured, Origin::Configured)
-        );
+        assert_eq!(load_or_create(dir.path(), Some(configured.clone())).unwrap(), (configured, Origin::Configured));
     }
 }

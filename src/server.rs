@@ -37,22 +37,11 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
     let accounts = AccountStore::new(store)?;
     let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone());
     let relay = Relay::new(authority.clone());
-    let relay_config = RelayConfig {
-        max_buffered_packets: config.max_buffered_packets,
-        max_message_bytes: config.max_message_bytes,
-    };
+    let relay_config =
+        RelayConfig { max_buffered_packets: config.max_buffered_packets, max_message_bytes: config.max_message_bytes };
     let (io_layer, io) = relay.layer(&relay_config);
-    let state = ApiState {
-        authority,
-        accounts,
-        gateway: Arc::new(config.gateway.clone()),
-        relay: relay.clone(),
-    };
-    Ok(Gateway {
-        app: router(state).layer(io_layer),
-        io,
-        relay,
-    })
+    let state = ApiState { authority, accounts, gateway: Arc::new(config.gateway.clone()), relay: relay.clone() };
+    Ok(Gateway { app: router(state).layer(io_layer), io, relay })
 }
 
 /// Runs the gateway until a shutdown signal.
@@ -70,11 +59,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     match &origin {
         Origin::Generated(path) => {
             // Shown once, on stdout, not in the logs
-            println!(
-                "Generated the root key (account {:?}), stored in {} (mode 0600):",
-                root_key.app,
-                path.display()
-            );
+            println!("Generated the root key (account {:?}), stored in {} (mode 0600):", root_key.app, path.display());
             println!("  {}", root_key.reveal());
         }
         Origin::Stored(path) => tracing::info!(account = %root_key.app, file = %path.display(), "root key loaded"),

@@ -73,9 +73,7 @@ impl Store {
 
     /// A temporary database, deleted on drop (tests).
     pub fn temporary() -> Result<Self, StoreError> {
-        Ok(Store {
-            db: sled::Config::new().temporary(true).open()?,
-        })
+        Ok(Store { db: sled::Config::new().temporary(true).open()? })
     }
 
     /// Opens a tree by its documented name.

@@ -19,26 +19,16 @@ struct Harness {
 }
 
 fn harness() -> Harness {
-    let settings = Settings {
-        gateway: Some("ex.org".into()),
-        ..Default::default()
-    };
+    let settings = Settings { gateway: Some("ex.org".into()), ..Default::default() };
     let config = Config::from_settings(settings).unwrap();
     let store = Store::temporary().unwrap();
     let root = AuthKey::generate("rootacc").unwrap();
     let gw = meld_gateway::server::build(&config, &store, root.clone()).unwrap();
-    Harness {
-        app: gw.app,
-        root: root.reveal(),
-        accounts: AccountStore::new(&store).unwrap(),
-    }
+    Harness { app: gw.app, root: root.reveal(), accounts: AccountStore::new(&store).unwrap() }
 }
 
 fn basic(user: &str, key: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{key}"))
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{key}")))
 }
 
 impl Harness {
@@ -48,32 +38,20 @@ impl Harness {
             req = req.header(header::AUTHORIZATION, auth);
         }
         let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(b.to_owned())),
+            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_owned())),
             None => req.body(Body::empty()),
         }
         .unwrap();
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
+        let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         (status, json)
     }
 
     async fn create_account(&self, name: &str) -> String {
-        let (status, body) = self
-            .call(
-                "POST",
-                &format!("/api/v1/user/{name}/key"),
-                Some(basic("rootacc", &self.root)),
-                None,
-            )
-            .await;
+        let (status, body) =
+            self.call("POST", &format!("/api/v1/user/{name}/key"), Some(basic("rootacc", &self.root)), None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["auth"]["key"].as_str().unwrap().to_owned()
     }
@@ -85,9 +63,7 @@ async fn root_creates_accounts_and_accounts_mint_their_own_keys() {
     let key = h.create_account("acc").await;
     assert!(key.starts_with("rootacc."), "{key}");
     // The account gets a second, different key with its own
-    let (status, body) = h
-        .call("POST", "/api/v1/user/acc/key", Some(basic("acc", &key)), None)
-        .await;
+    let (status, body) = h.call("POST", "/api/v1/user/acc/key", Some(basic("acc", &key)), None).await;
     assert_eq!(status, StatusCode::OK);
     let second = body["auth"]["key"].as_str().unwrap();
     assert_ne!(second, key);
@@ -101,29 +77,16 @@ async fn wrong_or_missing_credentials_are_401_and_change_nothing() {
     let (appkeyid, _) = key.split_once(':').unwrap();
     let wrong = format!("{appkeyid}:{}", "x".repeat(74));
     let before = h.accounts.get("acc").unwrap();
-    for auth in [
-        None,
-        Some(basic("acc", &wrong)),
-        Some("Bearer abc".into()),
-        Some("Basic !!".into()),
-    ] {
+    for auth in [None, Some(basic("acc", &wrong)), Some("Bearer abc".into()), Some("Basic !!".into())] {
         let (status, body) = h.call("POST", "/api/v1/user/acc/key", auth.clone(), None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(body["code"], "Unauthorized");
-        let (status, _) = h
-            .call(
-                "PATCH",
-                "/api/v1/user/acc",
-                auth.clone(),
-                Some(r#"{"@insert":{"naming":"uuid"}}"#),
-            )
-            .await;
+        let (status, _) =
+            h.call("PATCH", "/api/v1/user/acc", auth.clone(), Some(r#"{"@insert":{"naming":"uuid"}}"#)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     // A wrong root secret creates no account
-    let (status, _) = h
-        .call("POST", "/api/v1/user/newacc/key", Some(basic("rootacc", &wrong)), None)
-        .await;
+    let (status, _) = h.call("POST", "/api/v1/user/newacc/key", Some(basic("rootacc", &wrong)), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(h.accounts.get("newacc").unwrap().is_none());
     assert_eq!(h.accounts.get("acc").unwrap(), before);
@@ -134,23 +97,13 @@ async fn one_account_cannot_touch_another() {
     let h = harness();
     let a = h.create_account("acca").await;
     h.create_account("accb").await;
-    let (status, _) = h
-        .call(
-            "PATCH",
-            "/api/v1/user/accb",
-            Some(basic("acca", &a)),
-            Some(r#"{"@insert":{"naming":"uuid"}}"#),
-        )
-        .await;
+    let (status, _) =
+        h.call("PATCH", "/api/v1/user/accb", Some(basic("acca", &a)), Some(r#"{"@insert":{"naming":"uuid"}}"#)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = h
-        .call("POST", "/api/v1/user/accb/key", Some(basic("acca", &a)), None)
-        .await;
+    let (status, _) = h.call("POST", "/api/v1/user/accb/key", Some(basic("acca", &a)), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Nor can it claim to be the other account
-    let (status, _) = h
-        .call("POST", "/api/v1/user/accb/key", Some(basic("accb", &a)), None)
-        .await;
+    let (status, _) = h.call("POST", "/api/v1/user/accb/key", Some(basic("accb", &a)), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(h.accounts.get("accb").unwrap().unwrap().keyids.len(), 1);
     assert!(!h.accounts.get("accb").unwrap().unwrap().allows_uuid());
@@ -162,14 +115,8 @@ async fn uuid_subdomain_configs() {
     let key = h.create_account("acc").await;
     let (status, body) = h.call("POST", "/api/v1/domain/acc", None, None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
-    let (status, _) = h
-        .call(
-            "PATCH",
-            "/api/v1/user/acc",
-            Some(basic("acc", &key)),
-            Some(r#"{"@insert":{"naming":"uuid"}}"#),
-        )
-        .await;
+    let (status, _) =
+        h.call("PATCH", "/api/v1/user/acc", Some(basic("acc", &key)), Some(r#"{"@insert":{"naming":"uuid"}}"#)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, config) = h.call("POST", "/api/v1/domain/acc", None, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -179,10 +126,7 @@ async fn uuid_subdomain_configs() {
     assert_eq!(config["genesis"], true);
     assert_eq!(config["io"]["uri"], "https://ex.org/");
     // Key auth is the default, so the config says where the credentials go
-    assert_eq!(
-        config["io"]["opts"]["auth"],
-        json!({"key": "≪your-auth-key≫", "user": "≪your-account-name≫"})
-    );
+    assert_eq!(config["io"]["opts"]["auth"], json!({"key": "≪your-auth-key≫", "user": "≪your-account-name≫"}));
     // With anonymous remotes only, no credentials at all
     let (status, _) = h
         .call(
@@ -224,19 +168,9 @@ async fn malformed_input_is_400_and_changes_nothing() {
     let (status, _) = h.call("PATCH", "/api/v1/user/acc", auth(), Some(&big)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let (status, res) = h.call("POST", "/api/v1/domain/acc", None, Some(&big)).await;
-    assert_eq!(
-        (status, res["code"].as_str()),
-        (StatusCode::PAYLOAD_TOO_LARGE, Some("PayloadTooLarge"))
-    );
+    assert_eq!((status, res["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("PayloadTooLarge")));
     // Bad account names are not found
-    let (status, _) = h
-        .call(
-            "POST",
-            "/api/v1/user/Bad.Name/key",
-            Some(basic("rootacc", &h.root)),
-            None,
-        )
-        .await;
+    let (status, _) = h.call("POST", "/api/v1/user/Bad.Name/key", Some(basic("rootacc", &h.root)), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(h.accounts.get("acc").unwrap().unwrap().keyids.len(), 1);
 }

@@ -52,10 +52,7 @@ pub struct Account {
 impl Account {
     /// A new account with no keys or settings.
     pub fn new(name: &str) -> Self {
-        Account {
-            name: name.to_owned(),
-            ..Default::default()
-        }
+        Account { name: name.to_owned(), ..Default::default() }
     }
 
     /// Whether UUID subdomains may be generated for this account.
@@ -216,10 +213,9 @@ fn parse_side(account: &str, v: &Value) -> Result<PatchSide, PatchError> {
 fn strings(v: &Value, what: &'static str) -> Result<Vec<String>, PatchError> {
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) if !items.is_empty() => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or(PatchError::BadValue(what)))
-            .collect(),
+        Value::Array(items) if !items.is_empty() => {
+            items.iter().map(|i| i.as_str().map(str::to_owned).ok_or(PatchError::BadValue(what))).collect()
+        }
         _ => Err(PatchError::BadValue(what)),
     }
 }
@@ -256,11 +252,8 @@ mod tests {
     #[test]
     fn patch_insert_and_delete() {
         let mut acc = Account::new("acc");
-        let p = AccountPatch::from_json(
-            "acc",
-            &json!({"@insert": {"naming": "uuid", "remotesAuth": ["anon", "key"]}}),
-        )
-        .unwrap();
+        let p = AccountPatch::from_json("acc", &json!({"@insert": {"naming": "uuid", "remotesAuth": ["anon", "key"]}}))
+            .unwrap();
         acc.apply(&p);
         assert!(acc.allows_uuid() && acc.allows_anon_remotes() && acc.allows_key_remotes());
         let p = AccountPatch::from_json(
@@ -284,28 +277,13 @@ mod tests {
             (json!({}), PatchError::Shape),
             (json!({"@insert": {}}), PatchError::Shape),
             (json!({"@insert": "uuid"}), PatchError::Shape),
-            (
-                json!({"@update": {"naming": "uuid"}}),
-                PatchError::UnknownProperty("@update".into()),
-            ),
-            (
-                json!({"@insert": {"keys": "x"}}),
-                PatchError::UnknownProperty("keys".into()),
-            ),
-            (
-                json!({"@insert": {"@id": "other", "naming": "uuid"}}),
-                PatchError::WrongId,
-            ),
+            (json!({"@update": {"naming": "uuid"}}), PatchError::UnknownProperty("@update".into())),
+            (json!({"@insert": {"keys": "x"}}), PatchError::UnknownProperty("keys".into())),
+            (json!({"@insert": {"@id": "other", "naming": "uuid"}}), PatchError::WrongId),
             (json!({"@insert": {"naming": "uuids"}}), PatchError::BadValue("naming")),
             (json!({"@insert": {"naming": 1}}), PatchError::BadValue("naming")),
-            (
-                json!({"@insert": {"remotesAuth": []}}),
-                PatchError::BadValue("remotesAuth"),
-            ),
-            (
-                json!({"@insert": {"email": "not-an-email"}}),
-                PatchError::BadValue("email"),
-            ),
+            (json!({"@insert": {"remotesAuth": []}}), PatchError::BadValue("remotesAuth")),
+            (json!({"@insert": {"email": "not-an-email"}}), PatchError::BadValue("email")),
         ];
         for (body, err) in cases {
             assert_eq!(AccountPatch::from_json("acc", &body), Err(err), "{body}");

@@ -9,8 +9,7 @@ use rand::rngs::OsRng;
 pub fn is_component(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// Whether a subdomain name is a generated "UUID" name: `c` and 24 lowercase
@@ -52,10 +51,8 @@ impl SubdomainId {
     pub fn from_domain(domain: &str, gateway_domain: &str) -> Option<SubdomainId> {
         let prefix = domain.strip_suffix(gateway_domain)?.strip_suffix('.')?;
         let (name, account) = prefix.split_once('.')?;
-        (is_component(name) && is_component(account)).then(|| SubdomainId {
-            account: account.to_owned(),
-            name: name.to_owned(),
-        })
+        (is_component(name) && is_component(account))
+            .then(|| SubdomainId { account: account.to_owned(), name: name.to_owned() })
     }
 
     /// The m-ld domain name under the given gateway domain.
@@ -101,15 +98,9 @@ mod tests {
         let gw = "ex.org";
         assert_eq!(
             SubdomainId::from_domain("sd.acc.ex.org", gw),
-            Some(SubdomainId {
-                account: "acc".into(),
-                name: "sd".into()
-            })
+            Some(SubdomainId { account: "acc".into(), name: "sd".into() })
         );
-        assert_eq!(
-            SubdomainId::from_domain("sd.acc.ex.org", gw).unwrap().to_domain(gw),
-            "sd.acc.ex.org"
-        );
+        assert_eq!(SubdomainId::from_domain("sd.acc.ex.org", gw).unwrap().to_domain(gw), "sd.acc.ex.org");
         for bad in [
             "acc.ex.org",         // no subdomain name
             "a.sd.acc.ex.org",    // extra label

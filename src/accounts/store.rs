@@ -36,17 +36,11 @@ fn subdomain_key(account: &str, name: &str) -> Vec<u8> {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corruption {
-        tree,
-        detail: e.to_string(),
-    })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corruption { tree, detail: e.to_string() })
 }
 
 fn encode<T: serde::Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corruption {
-        tree,
-        detail: e.to_string(),
-    })
+    serde_json::to_vec(value).map_err(|e| StoreError::Corruption { tree, detail: e.to_string() })
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -94,11 +88,7 @@ impl AccountStore {
     pub fn mint_key(&self, app: &str, account: &str, create: bool) -> Result<Option<AuthKey>, crate::auth::AuthError> {
         loop {
             let key = AuthKey::generate(app)?;
-            let record = KeyRecord {
-                account: account.to_owned(),
-                hash: key.secret_hash(),
-                revoked: false,
-            };
+            let record = KeyRecord { account: account.to_owned(), hash: key.secret_hash(), revoked: false };
             let outcome = (&self.accounts, &self.keys).transaction(|(accounts, keys)| {
                 if keys.get(key.keyid.as_bytes())?.is_some() {
                     return Ok(Minted::KeyidTaken);
@@ -140,10 +130,7 @@ impl AccountStore {
 impl AccountStore {
     /// The record of a named subdomain, if registered.
     pub fn subdomain(&self, account: &str, name: &str) -> Result<Option<SubdomainRecord>, StoreError> {
-        self.subdomains
-            .get(subdomain_key(account, name))?
-            .map(|b| decode(SUBDOMAINS_TREE, &b))
-            .transpose()
+        self.subdomains.get(subdomain_key(account, name))?.map(|b| decode(SUBDOMAINS_TREE, &b)).transpose()
     }
 
     /// Registers a named subdomain with `record` unless it exists or was
@@ -235,41 +222,24 @@ mod tests {
     }
 
     fn record(id: &str) -> SubdomainRecord {
-        SubdomainRecord {
-            use_signatures: false,
-            user: None,
-            created: 1,
-            clone_id: id.into(),
-        }
+        SubdomainRecord { use_signatures: false, user: None, created: 1, clone_id: id.into() }
     }
 
     #[test]
     fn subdomains_register_once_and_tombstones_are_final() {
         let store = Store::temporary().unwrap();
         let accounts = AccountStore::new(&store).unwrap();
-        assert_eq!(
-            accounts.register_subdomain("acc", "sd", record("a")).unwrap(),
-            Registered::NoAccount
-        );
+        assert_eq!(accounts.register_subdomain("acc", "sd", record("a")).unwrap(), Registered::NoAccount);
         accounts.mint_key("root", "acc", true).unwrap();
-        assert_eq!(
-            accounts.register_subdomain("acc", "sd", record("a")).unwrap(),
-            Registered::Created(record("a"))
-        );
-        assert_eq!(
-            accounts.register_subdomain("acc", "sd", record("b")).unwrap(),
-            Registered::Existing(record("a"))
-        );
+        assert_eq!(accounts.register_subdomain("acc", "sd", record("a")).unwrap(), Registered::Created(record("a")));
+        assert_eq!(accounts.register_subdomain("acc", "sd", record("b")).unwrap(), Registered::Existing(record("a")));
         assert_eq!(accounts.get("acc").unwrap().unwrap().subdomains, vec!["sd"]);
         assert_eq!(accounts.subdomain("acc", "sd").unwrap(), Some(record("a")));
         assert_eq!(accounts.remove_subdomain("acc", "sd", 5).unwrap(), Some(record("a")));
         assert_eq!(accounts.remove_subdomain("acc", "sd", 6).unwrap(), None);
         assert!(accounts.get("acc").unwrap().unwrap().subdomains.is_empty());
         assert_eq!(accounts.subdomain("acc", "sd").unwrap(), None);
-        assert_eq!(
-            accounts.register_subdomain("acc", "sd", record("c")).unwrap(),
-            Registered::Tombstoned
-        );
+        assert_eq!(accounts.register_subdomain("acc", "sd", record("c")).unwrap(), Registered::Tombstoned);
     }
 
     #[test]

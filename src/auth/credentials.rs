@@ -29,10 +29,7 @@ impl Credentials {
             let decoded = STANDARD.decode(rest).map_err(|_| AuthError::Unrecognised)?;
             let decoded = String::from_utf8(decoded).map_err(|_| AuthError::Unrecognised)?;
             let (user, key) = decoded.split_once(':').ok_or(AuthError::Unrecognised)?;
-            Ok(Credentials::Basic {
-                user: user.to_owned(),
-                key: key.to_owned(),
-            })
+            Ok(Credentials::Basic { user: user.to_owned(), key: key.to_owned() })
         } else if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
             Ok(Credentials::Bearer(rest.to_owned()))
         } else {
@@ -76,10 +73,7 @@ impl HandshakeAuth {
         };
         match (field("user")?, field("key")?, field("jwt")?) {
             (None, None, None) => Ok(HandshakeAuth::Anonymous),
-            (Some(user), Some(key), None) => Ok(HandshakeAuth::Key {
-                user: user.to_owned(),
-                key: key.to_owned(),
-            }),
+            (Some(user), Some(key), None) => Ok(HandshakeAuth::Key { user: user.to_owned(), key: key.to_owned() }),
             (None, None, Some(jwt)) => Ok(HandshakeAuth::Jwt(jwt.to_owned())),
             _ => Err(AuthError::Unrecognised),
         }
@@ -103,13 +97,7 @@ mod tests {
         }
         assert!(matches!(Credentials::from_header("Bearer abc.def").unwrap(),
             Credentials::Bearer(t) if t == "abc.def"));
-        for bad in [
-            "",
-            "Basic",
-            "Basic !!!",
-            "Digest x",
-            &format!("Basic {}", STANDARD.encode("nocolon")),
-        ] {
+        for bad in ["", "Basic", "Basic !!!", "Digest x", &format!("Basic {}", STANDARD.encode("nocolon"))] {
             assert!(Credentials::from_header(bad).is_err(), "{bad:?}");
         }
     }
@@ -117,21 +105,12 @@ mod tests {
     #[test]
     fn handshake_auth_shapes() {
         assert_eq!(HandshakeAuth::from_json(None).unwrap(), HandshakeAuth::Anonymous);
-        assert_eq!(
-            HandshakeAuth::from_json(Some(&json!({}))).unwrap(),
-            HandshakeAuth::Anonymous
-        );
+        assert_eq!(HandshakeAuth::from_json(Some(&json!({}))).unwrap(), HandshakeAuth::Anonymous);
         assert_eq!(
             HandshakeAuth::from_json(Some(&json!({"user": "a", "key": "k"}))).unwrap(),
-            HandshakeAuth::Key {
-                user: "a".into(),
-                key: "k".into()
-            }
+            HandshakeAuth::Key { user: "a".into(), key: "k".into() }
         );
-        assert_eq!(
-            HandshakeAuth::from_json(Some(&json!({"jwt": "t"}))).unwrap(),
-            HandshakeAuth::Jwt("t".into())
-        );
+        assert_eq!(HandshakeAuth::from_json(Some(&json!({"jwt": "t"}))).unwrap(), HandshakeAuth::Jwt("t".into()));
         for bad in [
             json!("str"),
             json!([1]),

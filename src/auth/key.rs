@@ -45,20 +45,11 @@ impl AuthKey {
     /// Mints a fresh key for the given application (root account) name.
     pub fn generate(app: &str) -> Result<Self, AuthError> {
         let mut material = [0u8; MATERIAL_BYTES];
-        OsRng
-            .try_fill_bytes(&mut material)
-            .map_err(|e| AuthError::Random(e.to_string()))?;
-        let encoded: String = material
-            .iter()
-            .flat_map(|b| [b >> 4, b & 0xf])
-            .map(|nibble| char::from(b'a' + nibble))
-            .collect();
+        OsRng.try_fill_bytes(&mut material).map_err(|e| AuthError::Random(e.to_string()))?;
+        let encoded: String =
+            material.iter().flat_map(|b| [b >> 4, b & 0xf]).map(|nibble| char::from(b'a' + nibble)).collect();
         let (keyid, secret) = encoded.split_at(KEYID_LEN);
-        Ok(AuthKey {
-            app: app.to_owned(),
-            keyid: keyid.to_owned(),
-            secret: secret.to_owned(),
-        })
+        Ok(AuthKey { app: app.to_owned(), keyid: keyid.to_owned(), secret: secret.to_owned() })
     }
 
     /// Parses `app.keyid:secret`. Any component of `[a-z0-9_-]` is accepted
@@ -68,18 +59,12 @@ impl AuthKey {
         let (app, keyid) = name.split_once('.').ok_or(AuthError::MalformedKey)?;
         let ok = |part: &str| {
             !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
         };
         if !ok(app) || !ok(keyid) || !ok(secret) {
             return Err(AuthError::MalformedKey);
         }
-        Ok(AuthKey {
-            app: app.to_owned(),
-            keyid: keyid.to_owned(),
-            secret: secret.to_owned(),
-        })
+        Ok(AuthKey { app: app.to_owned(), keyid: keyid.to_owned(), secret: secret.to_owned() })
     }
 
     /// The full key string, secret included: only for handing to its owner.

@@ -37,11 +37,7 @@ pub struct Authority {
 impl Authority {
     /// An authority for a gateway with this root key and domain name.
     pub fn new(accounts: AccountStore, root_key: AuthKey, gateway_domain: String) -> Self {
-        Authority {
-            accounts,
-            root_key,
-            gateway_domain,
-        }
+        Authority { accounts, root_key, gateway_domain }
     }
 
     /// The root account name (the `app` part of the root key).
@@ -70,11 +66,7 @@ impl Authority {
         let user = self.account_name_of(user).ok_or(AuthError::BadCredentials)?;
         let key = AuthKey::parse(key).map_err(|_| AuthError::BadCredentials)?;
         if user == self.root_key.app {
-            return if key.matches(&self.root_key) {
-                Ok(Principal::Root)
-            } else {
-                Err(AuthError::BadCredentials)
-            };
+            return if key.matches(&self.root_key) { Ok(Principal::Root) } else { Err(AuthError::BadCredentials) };
         }
         if key.app != self.root_key.app {
             return Err(AuthError::BadCredentials);
@@ -94,11 +86,7 @@ impl Authority {
     fn account_name_of<'a>(&self, user: &'a str) -> Option<&'a str> {
         let name = ["http://", "https://"]
             .iter()
-            .find_map(|scheme| {
-                user.strip_prefix(scheme)?
-                    .strip_prefix(self.gateway_domain.as_str())?
-                    .strip_prefix('/')
-            })
+            .find_map(|scheme| user.strip_prefix(scheme)?.strip_prefix(self.gateway_domain.as_str())?.strip_prefix('/'))
             .unwrap_or(user);
         naming::is_component(name).then_some(name)
     }
@@ -171,50 +159,30 @@ mod tests {
         let root = AuthKey::generate("rootacc").unwrap();
         let a_key = accounts.mint_key("rootacc", "acca", true).unwrap().unwrap().reveal();
         let b_key = accounts.mint_key("rootacc", "accb", true).unwrap().unwrap().reveal();
-        let patch = AccountPatch::from_json(
-            "acca",
-            &json!({"@insert": {"naming": "uuid", "remotesAuth": ["anon", "key"]}}),
-        )
-        .unwrap();
+        let patch =
+            AccountPatch::from_json("acca", &json!({"@insert": {"naming": "uuid", "remotesAuth": ["anon", "key"]}}))
+                .unwrap();
         accounts.patch("acca", &patch).unwrap();
-        Fixture {
-            auth: Authority::new(accounts, root.clone(), "ex.org".into()),
-            root,
-            a_key,
-            b_key,
-        }
+        Fixture { auth: Authority::new(accounts, root.clone(), "ex.org".into()), root, a_key, b_key }
     }
 
     const UUID_A: &str = "cabcdefghijklmnopqrstuvwx.acca.ex.org";
 
     fn key(user: &str, key: &str) -> HandshakeAuth {
-        HandshakeAuth::Key {
-            user: user.into(),
-            key: key.into(),
-        }
+        HandshakeAuth::Key { user: user.into(), key: key.into() }
     }
 
     #[test]
     fn keys_authenticate_their_own_account_only() {
         let f = fixture();
-        assert_eq!(
-            f.auth.verify_key("acca", &f.a_key).unwrap(),
-            Principal::Account("acca".into())
-        );
-        assert_eq!(
-            f.auth.verify_key("http://ex.org/acca", &f.a_key).unwrap(),
-            Principal::Account("acca".into())
-        );
+        assert_eq!(f.auth.verify_key("acca", &f.a_key).unwrap(), Principal::Account("acca".into()));
+        assert_eq!(f.auth.verify_key("http://ex.org/acca", &f.a_key).unwrap(), Principal::Account("acca".into()));
         assert_eq!(f.auth.verify_key("rootacc", &f.root.reveal()).unwrap(), Principal::Root);
         assert!(f.auth.verify_key("acca", &f.b_key).is_err());
         assert!(f.auth.verify_key("rootacc", &f.a_key).is_err());
         assert!(f.auth.verify_key("acca", &f.root.reveal()).is_err());
         let (name, _) = f.a_key.split_once(':').unwrap();
-        assert!(
-            f.auth
-                .verify_key("acca", &format!("{name}:{}", "x".repeat(74)))
-                .is_err()
-        );
+        assert!(f.auth.verify_key("acca", &format!("{name}:{}", "x".repeat(74))).is_err());
         assert!(f.auth.verify_key("http://evil.org/acca", &f.a_key).is_err());
         assert!(f.auth.verify_key("nobody", &f.a_key).is_err());
     }
@@ -223,16 +191,8 @@ mod tests {
     fn account_rights() {
         let f = fixture();
         assert!(f.auth.authorise_account(&Principal::Root, "acca").is_ok());
-        assert!(
-            f.auth
-                .authorise_account(&Principal::Account("acca".into()), "acca")
-                .is_ok()
-        );
-        assert!(
-            f.auth
-                .authorise_account(&Principal::Account("accb".into()), "acca")
-                .is_err()
-        );
+        assert!(f.auth.authorise_account(&Principal::Account("acca".into()), "acca").is_ok());
+        assert!(f.auth.authorise_account(&Principal::Account("accb".into()), "acca").is_err());
         assert!(f.auth.authorise_account(&Principal::Anonymous, "acca").is_err());
     }
 
@@ -241,30 +201,15 @@ mod tests {
         let f = fixture();
         let ok = |domain: &str, auth: HandshakeAuth| f.auth.authorise_handshake(domain, &auth).map(|(p, _)| p);
         assert_eq!(ok(UUID_A, HandshakeAuth::Anonymous).unwrap(), Principal::Anonymous);
-        assert_eq!(
-            ok(UUID_A, key("acca", &f.a_key)).unwrap(),
-            Principal::Account("acca".into())
-        );
+        assert_eq!(ok(UUID_A, key("acca", &f.a_key)).unwrap(), Principal::Account("acca".into()));
         assert_eq!(ok(UUID_A, key("rootacc", &f.root.reveal())).unwrap(), Principal::Root);
         // Refusals
-        assert!(
-            ok(UUID_A, key("acca", &f.b_key)).is_err(),
-            "other account's key as owner"
-        );
+        assert!(ok(UUID_A, key("acca", &f.b_key)).is_err(), "other account's key as owner");
         assert!(ok(UUID_A, key("accb", &f.b_key)).is_err(), "other account as itself");
         assert!(ok(UUID_A, HandshakeAuth::Jwt("x.y.z".into())).is_err());
-        assert!(
-            ok("named.acca.ex.org", HandshakeAuth::Anonymous).is_err(),
-            "anon on a named subdomain"
-        );
-        assert!(
-            ok("named.acca.ex.org", key("acca", &f.a_key)).is_err(),
-            "unregistered named subdomain"
-        );
-        assert!(
-            ok("cabcdefghijklmnopqrstuvwx.accb.ex.org", HandshakeAuth::Anonymous).is_err(),
-            "accb disallows anon"
-        );
+        assert!(ok("named.acca.ex.org", HandshakeAuth::Anonymous).is_err(), "anon on a named subdomain");
+        assert!(ok("named.acca.ex.org", key("acca", &f.a_key)).is_err(), "unregistered named subdomain");
+        assert!(ok("cabcdefghijklmnopqrstuvwx.accb.ex.org", HandshakeAuth::Anonymous).is_err(), "accb disallows anon");
         assert!(ok("cabcdefghijklmnopqrstuvwx.nobody.ex.org", HandshakeAuth::Anonymous).is_err());
         assert!(ok("cabcdefghijklmnopqrstuvwx.acca.evil.org", HandshakeAuth::Anonymous).is_err());
         assert!(ok("x.cabcdefghijklmnopqrstuvwx.acca.ex.org", HandshakeAuth::Anonymous).is_err());

@@ -15,19 +15,13 @@ use crate::auth::{AuthError, Principal};
 use crate::error::ApiError;
 
 fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().map_err(|_| AuthError::Unrecognised))
-        .transpose()?;
+    let header =
+        headers.get(header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| AuthError::Unrecognised)).transpose()?;
     Ok(state.authority.authenticate_header(header)?)
 }
 
 fn account_name(account: &str) -> Result<(), ApiError> {
-    if naming::is_component(account) {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound)
-    }
+    if naming::is_component(account) { Ok(()) } else { Err(ApiError::NotFound) }
 }
 
 /// Parses an optional JSON body; an empty body is `None`.
@@ -35,9 +29,7 @@ fn json_body(body: &Bytes) -> Result<Option<Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
+    serde_json::from_slice(body).map(Some).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
 }
 
 /// `?type=rsa` on key requests.
@@ -58,18 +50,14 @@ pub async fn post_key(
 ) -> Result<Json<Value>, ApiError> {
     account_name(&account)?;
     if headers.contains_key("x-activation-code") {
-        return Err(ApiError::NotImplemented(
-            "email activation is not available on this gateway yet",
-        ));
+        return Err(ApiError::NotImplemented("email activation is not available on this gateway yet"));
     }
     let who = authenticate(&state, &headers)?;
     state.authority.authorise_account(&who, &account)?;
     match query.kind.as_deref() {
         None => {}
         Some("rsa") => {
-            return Err(ApiError::NotImplemented(
-                "RSA key pairs are not available on this gateway yet",
-            ));
+            return Err(ApiError::NotImplemented("RSA key pairs are not available on this gateway yet"));
         }
         Some(_) => return Err(ApiError::BadRequest("type must be rsa".into())),
     }
@@ -116,9 +104,7 @@ pub async fn post_domain(
     account_name(&account)?;
     let body = body?;
     let body = json_body(&body)?.unwrap_or_else(|| json!({}));
-    let obj = body
-        .as_object()
-        .ok_or_else(|| ApiError::BadRequest("expected a JSON object".into()))?;
+    let obj = body.as_object().ok_or_else(|| ApiError::BadRequest("expected a JSON object".into()))?;
     if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "name" | "useSignatures")) {
         return Err(ApiError::BadRequest(format!("unknown property {k}")));
     }
@@ -126,27 +112,20 @@ pub async fn post_domain(
         None | Some(Value::Null) => None,
         Some(Value::String(n)) if naming::is_component(n) => Some(n.as_str()),
         Some(_) => {
-            return Err(ApiError::BadRequest(
-                "name must be lowercase letters, digits, - or _".into(),
-            ));
+            return Err(ApiError::BadRequest("name must be lowercase letters, digits, - or _".into()));
         }
     };
     let acc = state.accounts.get(&account)?;
     let uuid_ok = acc.as_ref().is_some_and(Account::allows_uuid);
     let (name, genesis) = match name {
-        None if uuid_ok => (
-            naming::new_uuid_name().map_err(|e| AuthError::Random(e.to_string()))?,
-            Some(true),
-        ),
+        None if uuid_ok => (naming::new_uuid_name().map_err(|e| AuthError::Random(e.to_string()))?, Some(true)),
         None => return Err(ApiError::MethodNotAllowed("Unable to generate name; use PUT")),
         // A UUID name the account allows: its config, genesis unknown
         Some(n) if uuid_ok && naming::is_uuid_name(n) => (n.to_owned(), None),
         Some(_) => {
             let who = authenticate(&state, &headers)?;
             state.authority.authorise_account(&who, &account)?;
-            return Err(ApiError::NotImplemented(
-                "named subdomains are not available on this gateway yet",
-            ));
+            return Err(ApiError::NotImplemented("named subdomains are not available on this gateway yet"));
         }
     };
     let acc = acc.ok_or(ApiError::NotFound)?;

@@ -31,10 +31,7 @@ pub trait TickTree: Sized {
     /// Sum of all ticks in this (sub)tree.
     fn deep_ticks(&self) -> u64 {
         match self.branches() {
-            Some((l, r)) => self
-                .local_ticks()
-                .saturating_add(l.deep_ticks())
-                .saturating_add(r.deep_ticks()),
+            Some((l, r)) => self.local_ticks().saturating_add(l.deep_ticks()).saturating_add(r.deep_ticks()),
             None => self.local_ticks(),
         }
     }
@@ -73,11 +70,7 @@ fn ticks_at<T: TickTree>(this: Option<&T>, filter: Option<&TreeClock>) -> Option
         return None;
     }
     let local = this.map_or(0, TickTree::local_ticks);
-    Some(
-        local
-            .saturating_add(left.unwrap_or(0))
-            .saturating_add(right.unwrap_or(0)),
-    )
+    Some(local.saturating_add(left.unwrap_or(0)).saturating_add(right.unwrap_or(0)))
 }
 
 /// A process's causal clock.
@@ -99,10 +92,7 @@ enum Part {
 
 /// A non-ID leaf with no ticks: JS's `HALLOWS`, used as the missing branch
 /// where one tree forks and the other does not.
-static HALLOWS: TreeClock = TreeClock {
-    local: 0,
-    part: Part::Leaf(false),
-};
+static HALLOWS: TreeClock = TreeClock { local: 0, part: Part::Leaf(false) };
 
 impl TickTree for TreeClock {
     fn local_ticks(&self) -> u64 {
@@ -124,17 +114,11 @@ impl TreeClock {
     }
 
     fn leaf(is_id: bool, ticks: u64) -> Self {
-        TreeClock {
-            local: ticks,
-            part: Part::Leaf(is_id),
-        }
+        TreeClock { local: ticks, part: Part::Leaf(is_id) }
     }
 
     fn fork(local: u64, left: TreeClock, right: TreeClock) -> Self {
-        TreeClock {
-            local,
-            part: Part::Fork(Arc::new((left, right))),
-        }
+        TreeClock { local, part: Part::Fork(Arc::new((left, right))) }
     }
 
     /// Left branch, or a zero non-ID bud if this is a leaf.
@@ -250,15 +234,8 @@ impl TreeClock {
         }
         let local = self.local.max(other.local_ticks());
         match other.branches() {
-            None => Ok(TreeClock {
-                local,
-                part: self.part.clone(),
-            }),
-            Some((ol, or)) => Ok(Self::fork(
-                local,
-                self.left_bud().update(ol)?,
-                self.right_bud().update(or)?,
-            )),
+            None => Ok(TreeClock { local, part: self.part.clone() }),
+            Some((ol, or)) => Ok(Self::fork(local, self.left_bud().update(ol)?, self.right_bud().update(or)?)),
         }
     }
 
@@ -311,16 +288,10 @@ fn forked(node: &TreeClock) -> Option<(TreeClock, TreeClock)> {
         Part::Fork(f) => {
             let (l, r) = (&f.0, &f.1);
             if let Some((a, b)) = forked(l) {
-                Some((
-                    TreeClock::fork(node.local, a, r.clone()),
-                    TreeClock::fork(node.local, b, r.clone()),
-                ))
+                Some((TreeClock::fork(node.local, a, r.clone()), TreeClock::fork(node.local, b, r.clone())))
             } else {
                 let (a, b) = forked(r)?;
-                Some((
-                    TreeClock::fork(node.local, l.clone(), a),
-                    TreeClock::fork(node.local, l.clone(), b),
-                ))
+                Some((TreeClock::fork(node.local, l.clone(), a), TreeClock::fork(node.local, l.clone(), b)))
             }
         }
     }

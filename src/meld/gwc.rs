@@ -51,10 +51,7 @@ impl GlobalClock {
     }
 
     fn leaf(tid: String, ticks: u64) -> Self {
-        GlobalClock {
-            local: ticks,
-            part: Part::Leaf(tid),
-        }
+        GlobalClock { local: ticks, part: Part::Leaf(tid) }
     }
 
     /// A missing branch: a leaf with no ticks that inherits this leaf's TID
@@ -68,13 +65,11 @@ impl GlobalClock {
     }
 
     fn left_bud(&self) -> Cow<'_, GlobalClock> {
-        self.branches()
-            .map_or_else(|| Cow::Owned(self.bud()), |f| Cow::Borrowed(f.0))
+        self.branches().map_or_else(|| Cow::Owned(self.bud()), |f| Cow::Borrowed(f.0))
     }
 
     fn right_bud(&self) -> Cow<'_, GlobalClock> {
-        self.branches()
-            .map_or_else(|| Cow::Owned(self.bud()), |f| Cow::Borrowed(f.1))
+        self.branches().map_or_else(|| Cow::Owned(self.bud()), |f| Cow::Borrowed(f.1))
     }
 
     /// Records an operation at `time`, with the TID `time.hash()`.
@@ -99,10 +94,7 @@ impl GlobalClock {
         let (tl, tr) = time.branches().ok_or(Error::NoId)?;
         Ok(GlobalClock {
             local: self.local,
-            part: Part::Fork(Arc::new((
-                self.left_bud().set_tid(tl, tid)?,
-                self.right_bud().set_tid(tr, tid)?,
-            ))),
+            part: Part::Fork(Arc::new((self.left_bud().set_tid(tl, tid)?, self.right_bud().set_tid(tr, tid)?))),
         })
     }
 
@@ -163,13 +155,9 @@ fn from_json(json: &Value, depth: usize) -> Result<GlobalClock, Error> {
     if depth > MAX_CLOCK_DEPTH {
         return Err(Error::BadGlobalClockJson("too deep"));
     }
-    let [ticks, rest] = json
-        .as_array()
-        .and_then(|a| <&[Value; 2]>::try_from(a).ok())
-        .ok_or(Error::BadGlobalClockJson("not a pair"))?;
-    let local = ticks
-        .as_u64()
-        .ok_or(Error::BadGlobalClockJson("ticks must be a non-negative integer"))?;
+    let [ticks, rest] =
+        json.as_array().and_then(|a| <&[Value; 2]>::try_from(a).ok()).ok_or(Error::BadGlobalClockJson("not a pair"))?;
+    let local = ticks.as_u64().ok_or(Error::BadGlobalClockJson("ticks must be a non-negative integer"))?;
     match rest {
         Value::Str(tid) => Ok(GlobalClock::leaf(tid.clone(), local)),
         Value::Array(halves) => match halves.as_slice() {

@@ -80,11 +80,7 @@ pub fn canonical_double(n: f64) -> String {
     }
     let (first, rest) = digits.split_at(1);
     let rest = if rest.is_empty() { "0".as_bytes() } else { rest };
-    format!(
-        "{sign}{}.{}E{exp}",
-        String::from_utf8_lossy(first),
-        String::from_utf8_lossy(rest)
-    )
+    format!("{sign}{}.{}E{exp}", String::from_utf8_lossy(first), String::from_utf8_lossy(rest))
 }
 
 /// All significant decimal digits of a finite non-negative `f64`, exactly,
@@ -117,11 +113,7 @@ mod tests {
         for row in &rows {
             let n = field(row, "number").as_f64().expect("number");
             assert_eq!(Some(js_number_to_string(n).as_str()), field(row, "repr").as_str());
-            assert_eq!(
-                Some(canonical_double(n).as_str()),
-                field(row, "canonical").as_str(),
-                "{n}"
-            );
+            assert_eq!(Some(canonical_double(n).as_str()), field(row, "canonical").as_str(), "{n}");
         }
     }
 
@@ -156,9 +148,6 @@ mod tests {
         assert_eq!(canonical_double(0.0), "0.0E0");
         assert_eq!(number_literal(-0.0), ("0".to_owned(), XS_INTEGER));
         assert_eq!(number_literal(-1e-7), ("-0".to_owned(), XS_INTEGER));
-        assert_eq!(
-            number_literal(12345678901234567000.0),
-            ("12345678901234567168".to_owned(), XS_INTEGER)
-        );
+        assert_eq!(number_literal(12345678901234567000.0), ("12345678901234567168".to_owned(), XS_INTEGER));
     }
 }

@@ -243,10 +243,7 @@ fn array_index(key: &str) -> Option<u32> {
     if !canonical {
         return None;
     }
-    key.parse::<u64>()
-        .ok()
-        .filter(|&n| n < u64::from(u32::MAX))
-        .and_then(|n| u32::try_from(n).ok())
+    key.parse::<u64>().ok().filter(|&n| n < u64::from(u32::MAX)).and_then(|n| u32::try_from(n).ok())
 }
 
 /// JS `String(n)` for a number: used where JS turns a number into a property

@@ -51,7 +51,5 @@ pub fn revive(v: Value) -> Value {
 
 /// A field of a row, which must be present.
 pub fn field<'a>(row: &'a Value, key: &str) -> &'a Value {
-    row.as_object()
-        .and_then(|o| o.get(key))
-        .unwrap_or_else(|| panic!("row lacks {key}: {row:?}"))
+    row.as_object().and_then(|o| o.get(key)).unwrap_or_else(|| panic!("row lacks {key}: {row:?}"))
 }

@@ -63,10 +63,7 @@ impl<E: Route> FromMessageParts<LocalAdapter> for Routed<E> {
 }
 
 fn room_of(relay: &Relay, conn: &Conn, socket: &SocketRef) -> Option<Arc<super::Room>> {
-    conn.room
-        .get()
-        .cloned()
-        .or_else(|| relay.join(conn, socket.id, Sink::Socket(socket.clone())).map(|(room, _)| room))
+    conn.room.get().cloned().or_else(|| relay.join(conn, socket.id, Sink::Socket(socket.clone())).map(|(room, _)| room))
 }
 
 fn malformed(relay: &Relay, socket: &SocketRef, conn: &Conn, event: &str, why: &str) {
@@ -155,13 +152,7 @@ impl<E: UnicastEvent> Route for Unicast<E> {
             Err(_) => None,
         };
         let (Ok((params, payload)), Some(to)) = (&parsed, to) else {
-            malformed(
-                relay,
-                socket,
-                conn,
-                E::KIND.name(),
-                "expected (params with toId, binary payload)",
-            );
+            malformed(relay, socket, conn, E::KIND.name(), "expected (params with toId, binary payload)");
             let _ = ack.send(&("malformed message",));
             return;
         };

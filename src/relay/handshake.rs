@@ -103,11 +103,7 @@ fn decide(socket: &SocketRef, auth: Option<&serde_json::Value>, relay: &Relay) -
             HandshakeAuth::Key { user, .. } => Some(user.clone()),
             _ => None,
         };
-        relay
-            .authority
-            .authorise_handshake(&query.domain, &auth)
-            .map(|(who, _)| (who, user))
-            .map_err(Refusal::Auth)
+        relay.authority.authorise_handshake(&query.domain, &auth).map(|(who, _)| (who, user)).map_err(Refusal::Auth)
     });
     match decision {
         Ok((who, _)) => {
@@ -136,13 +132,7 @@ mod tests {
     #[test]
     fn query_parsing() {
         let q = HandshakeQuery::parse(Some("EIO=4&transport=polling&%40id=abc&%40domain=sd.acc.ex.org")).unwrap();
-        assert_eq!(
-            q,
-            HandshakeQuery {
-                id: "abc".into(),
-                domain: "sd.acc.ex.org".into()
-            }
-        );
+        assert_eq!(q, HandshakeQuery { id: "abc".into(), domain: "sd.acc.ex.org".into() });
         for bad in [
             None,
             Some(""),

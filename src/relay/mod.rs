@@ -59,11 +59,7 @@ pub(crate) struct Conn {
 impl Relay {
     /// A relay that authorises handshakes with `authority`.
     pub fn new(authority: Authority) -> Arc<Self> {
-        Arc::new(Relay {
-            rooms: Mutex::new(HashMap::new()),
-            authority,
-            stats: RelayStats::default(),
-        })
+        Arc::new(Relay { rooms: Mutex::new(HashMap::new()), authority, stats: RelayStats::default() })
     }
 
     /// The socketioxide layer and handle serving this relay.
@@ -102,10 +98,8 @@ impl Relay {
             if let Some(room) = conn.room.get() {
                 return Some((room.clone(), false));
             }
-            let room = rooms
-                .entry(conn.domain.clone())
-                .or_insert_with(|| Arc::new(Room::new(conn.domain.clone())))
-                .clone();
+            let room =
+                rooms.entry(conn.domain.clone()).or_insert_with(|| Arc::new(Room::new(conn.domain.clone()))).clone();
             slow = room.join(sid, sink, conn.clone_id.clone(), &self.stats);
             let _ = conn.room.set(room.clone());
             room

@@ -80,18 +80,9 @@ impl Relay {
             room: OnceLock::new(),
             closed: AtomicBool::new(false),
         });
-        let sink = Sink::Peer(PeerSink {
-            tx,
-            conn: Arc::downgrade(&conn),
-            sid,
-        });
+        let sink = Sink::Peer(PeerSink { tx, conn: Arc::downgrade(&conn), sid });
         let _ = self.join(&conn, sid, sink);
-        Peer {
-            relay: self.clone(),
-            conn,
-            sid,
-            rx,
-        }
+        Peer { relay: self.clone(), conn, sid, rx }
     }
 }
 
@@ -110,8 +101,7 @@ impl Peer {
     /// Declares this clone present (or not) in the domain.
     pub fn set_present(&self, present: bool) {
         if let Some(room) = self.conn.room.get() {
-            self.relay
-                .disconnect_slow(room.set_present(self.sid, present, &self.relay.stats));
+            self.relay.disconnect_slow(room.set_present(self.sid, present, &self.relay.stats));
         }
     }
 
@@ -119,8 +109,7 @@ impl Peer {
     pub fn operation(&self, payload: Bytes) {
         self.relay.stats.operations.fetch_add(1, Ordering::Relaxed);
         if let Some(room) = self.conn.room.get() {
-            self.relay
-                .disconnect_slow(room.broadcast_operation(self.sid, &payload, &self.relay.stats));
+            self.relay.disconnect_slow(room.broadcast_operation(self.sid, &payload, &self.relay.stats));
         }
     }
 
@@ -155,11 +144,7 @@ mod tests {
     fn relay() -> Arc<Relay> {
         let store = Store::temporary().unwrap();
         let root = AuthKey::generate("root").unwrap();
-        Relay::new(Authority::new(
-            AccountStore::new(&store).unwrap(),
-            root,
-            "ex.org".into(),
-        ))
+        Relay::new(Authority::new(AccountStore::new(&store).unwrap(), root, "ex.org".into()))
     }
 
     fn drain(peer: &mut Peer) -> Vec<PeerEvent> {
@@ -192,11 +177,7 @@ mod tests {
         assert!(a.unicast(UnicastKind::Send, &params, Bytes::from_static(b"req")));
         assert_eq!(
             drain(&mut b),
-            vec![PeerEvent::Unicast {
-                event: "send",
-                params,
-                payload: Bytes::from_static(b"req")
-            }]
+            vec![PeerEvent::Unicast { event: "send", params, payload: Bytes::from_static(b"req") }]
         );
         assert!(!a.unicast(UnicastKind::Send, &json!({"toId": "nobody"}), Bytes::new()));
         assert!(!a.unicast(UnicastKind::Send, &json!({"no": "toId"}), Bytes::new()));

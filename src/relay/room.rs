@@ -55,10 +55,7 @@ pub(super) type Slow = Vec<Sink>;
 
 impl Room {
     pub(super) fn new(domain: Arc<str>) -> Self {
-        Room {
-            domain,
-            state: Mutex::new(RoomState::default()),
-        }
+        Room { domain, state: Mutex::new(RoomState::default()) }
     }
 
     /// The domain name.
@@ -110,23 +107,13 @@ impl Room {
         let mut state = self.lock();
         let mut slow = Vec::new();
         let member = state.members.iter().find(|m| m.sid == sid);
-        let is_peer = matches!(
-            member,
-            Some(Member {
-                sink: Sink::Peer(_),
-                ..
-            })
-        );
+        let is_peer = matches!(member, Some(Member { sink: Sink::Peer(_), .. }));
         let changed = if present {
             let add = member.is_some() && !state.present.contains(&sid);
             if add && is_peer {
                 // The gateway's own clones first: JS clones ask the first
                 // present clone for recovery, and the backup always can answer
-                let first_socket = state
-                    .present
-                    .iter()
-                    .position(|p| !state.is_peer(*p))
-                    .unwrap_or(state.present.len());
+                let first_socket = state.present.iter().position(|p| !state.is_peer(*p)).unwrap_or(state.present.len());
                 state.present.insert(first_socket, sid);
             } else if add {
                 state.present.push(sid);
@@ -174,9 +161,7 @@ impl Room {
 
 impl RoomState {
     fn is_peer(&self, sid: Sid) -> bool {
-        self.members
-            .iter()
-            .any(|m| m.sid == sid && matches!(m.sink, Sink::Peer(_)))
+        self.members.iter().any(|m| m.sid == sid && matches!(m.sink, Sink::Peer(_)))
     }
 
     fn present_ids(&self) -> Vec<&str> {
@@ -232,11 +217,9 @@ fn deliver(sink: &Sink, event: Event<'_>, stats: &RelayStats, slow: &mut Slow) {
         Sink::Peer(peer) => peer.deliver(match event {
             Event::Presence(list) => PeerEvent::Presence(list.iter().map(|s| (*s).to_owned()).collect()),
             Event::Operation(payload) => PeerEvent::Operation(payload.clone()),
-            Event::Unicast(name, params, payload) => PeerEvent::Unicast {
-                event: name,
-                params: params.clone(),
-                payload: payload.clone(),
-            },
+            Event::Unicast(name, params, payload) => {
+                PeerEvent::Unicast { event: name, params: params.clone(), payload: payload.clone() }
+            }
         }),
     };
     match outcome {

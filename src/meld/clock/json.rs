@@ -57,11 +57,7 @@ impl TreeClock {
     /// SHA-1 when longer than 20 bytes.
     pub fn hash(&self) -> String {
         let bytes = self.hash_form_bytes();
-        if bytes.len() > SHA1_LEN {
-            STANDARD.encode(Sha1::digest(&bytes))
-        } else {
-            STANDARD.encode(&bytes)
-        }
+        if bytes.len() > SHA1_LEN { STANDARD.encode(Sha1::digest(&bytes)) } else { STANDARD.encode(&bytes) }
     }
 
     fn write_hash_form(&self, out: &mut Vec<u8>) {
@@ -114,11 +110,7 @@ fn leaf_json(is_id: bool, ticks: u64) -> Value {
 }
 
 fn fork_json(local: u64, left: Value, right: Value) -> Value {
-    if local == 0 {
-        Value::Array(vec![left, right])
-    } else {
-        Value::Array(vec![Value::from(local), left, right])
-    }
+    if local == 0 { Value::Array(vec![left, right]) } else { Value::Array(vec![Value::from(local), left, right]) }
 }
 
 fn write_leaf(out: &mut Vec<u8>, is_id: bool, ticks: u64) {
@@ -133,8 +125,7 @@ fn write_leaf(out: &mut Vec<u8>, is_id: bool, ticks: u64) {
 }
 
 fn ticks_of(v: &Value) -> Result<u64, Error> {
-    v.as_u64()
-        .ok_or(Error::BadClockJson("ticks must be a non-negative integer"))
+    v.as_u64().ok_or(Error::BadClockJson("ticks must be a non-negative integer"))
 }
 
 fn from_json(json: &Value, depth: usize) -> Result<TreeClock, Error> {
@@ -142,11 +133,7 @@ fn from_json(json: &Value, depth: usize) -> Result<TreeClock, Error> {
         return Err(Error::BadClockJson("too deep"));
     }
     let fork = |local: u64, l: &Value, r: &Value| {
-        Ok(TreeClock::fork(
-            local,
-            from_json(l, depth + 1)?,
-            from_json(r, depth + 1)?,
-        ))
+        Ok(TreeClock::fork(local, from_json(l, depth + 1)?, from_json(r, depth + 1)?))
     };
     match json {
         Value::Number(_) => Ok(TreeClock::leaf(false, ticks_of(json)?)),

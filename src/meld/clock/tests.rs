@@ -32,11 +32,7 @@ fn every_clock_vector() {
         assert_eq!(&Value::Bool(c.is_zero_id()), field(row, "isZeroId"), "{what}");
         assert_eq!(&c.hash_form(), field(row, "forHash"), "{what}");
         let bytes = c.hash_form_bytes();
-        assert_eq!(
-            Some(hex::encode(&bytes).as_str()),
-            field(row, "forHashMsgpackHex").as_str(),
-            "{what}"
-        );
+        assert_eq!(Some(hex::encode(&bytes).as_str()), field(row, "forHashMsgpackHex").as_str(), "{what}");
         // The direct writer agrees with the general encoder.
         assert_eq!(msgpack::encode(&c.hash_form()).ok(), Some(bytes.clone()), "{what}");
         let method = if bytes.len() > 20 { "sha1(msgpack)" } else { "msgpack" };
@@ -92,10 +88,7 @@ fn every_clock_op_vector() {
         } else if let Some(n) = op.strip_prefix("ticked(").and_then(|s| s.strip_suffix(')')) {
             a.ticked_to(n.parse().expect("ticks")).to_json()
         } else if op == "forked()" {
-            outcome(
-                a.forked()
-                    .map(|(l, r)| object([("left", l.to_json()), ("right", r.to_json())])),
-            )
+            outcome(a.forked().map(|(l, r)| object([("left", l.to_json()), ("right", r.to_json())])))
         } else if op.starts_with("update") {
             outcome(a.update(&b()).map(|c| c.to_json()))
         } else if op == "anyLt" {
@@ -123,10 +116,7 @@ fn documented_examples() {
     assert_eq!(c.ticks(), Some(18));
     assert_eq!(parse("[3,[14,[],0],9]").hash(), "kwORDgk=");
     assert_eq!(parse("[3,[14,0,[]],9]").hash(), "kwORDgk=");
-    assert_eq!(
-        parse("[1000,[2000,[70000],300],[4000,5,[6,7,[8]]]]").hash(),
-        "UkOIJLB2MYmYJkeyMbF7i4CBVJ0="
-    );
+    assert_eq!(parse("[1000,[2000,[70000],300],[4000,5,[6,7,[8]]]]").hash(), "UkOIJLB2MYmYJkeyMbF7i4CBVJ0=");
     // Structural equality tells a fresh fork from its parent; the hash not.
     assert_ne!(parse("[3,[],0]"), parse("[3]"));
     assert_eq!(parse("[3,[],0]").hash(), parse("[3]").hash());
@@ -138,16 +128,7 @@ fn documented_examples() {
 
 #[test]
 fn bad_json_is_refused() {
-    for bad in [
-        "[[1]]",
-        "[1,2,3,4]",
-        "-1",
-        "1.5",
-        "\"x\"",
-        "[null,[],0]",
-        "{}",
-        "9007199254740992",
-    ] {
+    for bad in ["[[1]]", "[1,2,3,4]", "-1", "1.5", "\"x\"", "[null,[],0]", "{}", "9007199254740992"] {
         let v: Value = serde_json::from_str(bad).expect("json");
         assert!(TreeClock::from_json(&v).is_err(), "{bad}");
     }
@@ -167,11 +148,7 @@ fn vector_clocks() -> Vec<TreeClock> {
             None => usize::from(c.is_id()),
         }
     }
-    rows("clocks.jsonl")
-        .iter()
-        .map(|r| clock(field(r, "json")))
-        .filter(|c| id_leaves(c) == 1)
-        .collect()
+    rows("clocks.jsonl").iter().map(|r| clock(field(r, "json"))).filter(|c| id_leaves(c) == 1).collect()
 }
 
 #[test]

@@ -30,12 +30,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, Error> {
             }
             Item::Map(len) => {
                 reader.check_items(item_at, len, 2)?;
-                let map = Frame::Map {
-                    entries: Vec::with_capacity(len),
-                    len,
-                    key: None,
-                    key_at: reader.pos,
-                };
+                let map = Frame::Map { entries: Vec::with_capacity(len), len, key: None, key_at: reader.pos };
                 stack.push(map);
                 continue;
             }
@@ -54,20 +49,11 @@ pub fn decode(bytes: &[u8]) -> Result<Value, Error> {
                     items.push(value);
                     items.len() == *len
                 }
-                Frame::Map {
-                    key: key @ None,
-                    key_at,
-                    ..
-                } => {
+                Frame::Map { key: key @ None, key_at, .. } => {
                     *key = Some(property_key(value, *key_at)?);
                     false
                 }
-                Frame::Map {
-                    entries,
-                    len,
-                    key,
-                    key_at,
-                } => {
+                Frame::Map { entries, len, key, key_at } => {
                     if let Some(k) = key.take() {
                         entries.push((k, value));
                     }
@@ -130,10 +116,7 @@ impl<'a> Reader<'a> {
                 self.pos += n;
                 Ok(slice)
             }
-            None => Err(Error::Incomplete {
-                offset: self.pos,
-                needed: n - self.remaining(),
-            }),
+            None => Err(Error::Incomplete { offset: self.pos, needed: n - self.remaining() }),
         }
     }
 
@@ -161,10 +144,7 @@ impl<'a> Reader<'a> {
     fn check_items(&self, start: usize, count: usize, min_size: usize) -> Result<(), Error> {
         let needed = count.saturating_mul(min_size);
         if needed > self.remaining() {
-            return Err(Error::Incomplete {
-                offset: start,
-                needed: needed - self.remaining(),
-            });
+            return Err(Error::Incomplete { offset: start, needed: needed - self.remaining() });
         }
         Ok(())
     }

@@ -59,10 +59,7 @@ fn decoder_reads_the_forms_js_never_writes() {
     let cases: [(&str, Value); 8] = [
         ("ca3fc00000", Value::Number(1.5)),
         ("d40102", Value::Array(vec![Value::from(1u32), Value::from(2u32)])),
-        (
-            "d5070102",
-            Value::Array(vec![Value::from(7u32), Value::Bin(vec![1, 2])]),
-        ),
+        ("d5070102", Value::Array(vec![Value::from(7u32), Value::Bin(vec![1, 2])])),
         ("c7010509", Value::Array(vec![Value::from(5u32), Value::Bin(vec![9])])),
         // 64-bit ints are assembled in float arithmetic, as JS does.
         ("cfffffffffffffffff", Value::Number(18_446_744_073_709_551_615.0)),
@@ -93,20 +90,8 @@ fn decoder_refuses_broken_input() {
         ("cd01", Error::Incomplete { offset: 1, needed: 1 }),
         ("a3616263ff", Error::TrailingBytes(1)),
         // A claimed length far beyond the input fails before allocating.
-        (
-            "ddffffffff00",
-            Error::Incomplete {
-                offset: 0,
-                needed: 0xffff_fffe,
-            },
-        ),
-        (
-            "dfffffffff",
-            Error::Incomplete {
-                offset: 0,
-                needed: 0x1_ffff_fffe,
-            },
-        ),
+        ("ddffffffff00", Error::Incomplete { offset: 0, needed: 0xffff_fffe }),
+        ("dfffffffff", Error::Incomplete { offset: 0, needed: 0x1_ffff_fffe }),
         ("81c400c0", Error::UnsupportedMapKey(1)),
     ];
     for (hex_str, expected) in cases {
@@ -168,9 +153,7 @@ fn gen_string(rng: &mut Rng) -> String {
         1 => 250 + rng.below(10),
         _ => rng.below(5),
     };
-    (0..len)
-        .map(|_| ['a', '0', 'é', '€', '😀', '\0'][rng.below(6) as usize])
-        .collect()
+    (0..len).map(|_| ['a', '0', 'é', '€', '😀', '\0'][rng.below(6) as usize]).collect()
 }
 
 fn gen_value(rng: &mut Rng, depth: u32) -> Value {
@@ -193,11 +176,7 @@ fn gen_value(rng: &mut Rng, depth: u32) -> Value {
             let len = [0, 2, 15, 16][rng.below(4) as usize];
             let entries: Vec<(String, Value)> = (0..len)
                 .map(|_| {
-                    let key = if rng.below(3) == 0 {
-                        rng.below(20).to_string()
-                    } else {
-                        gen_string(rng)
-                    };
+                    let key = if rng.below(3) == 0 { rng.below(20).to_string() } else { gen_string(rng) };
                     (key, gen_value(rng, depth + 1))
                 })
                 .collect();
@@ -224,9 +203,7 @@ fn normalise_zero(v: &Value) -> Value {
     match v {
         Value::Number(n) if *n == 0.0 => Value::Number(0.0),
         Value::Array(items) => Value::Array(items.iter().map(normalise_zero).collect()),
-        Value::Map(o) => Value::Map(Object::from_entries(
-            o.iter().map(|(k, v)| (k.to_owned(), normalise_zero(v))),
-        )),
+        Value::Map(o) => Value::Map(Object::from_entries(o.iter().map(|(k, v)| (k.to_owned(), normalise_zero(v))))),
         other => other.clone(),
     }
 }
