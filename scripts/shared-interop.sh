@@ -5,9 +5,11 @@
 # Usage: scripts/shared-interop.sh [SCENARIO[,SCENARIO...]]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${GATEWAY_BIN:-target/debug/meld-gateway}
+bin=${GATEWAY_BIN:-${CARGO_TARGET_DIR:-target}/debug/meld-gateway}
+[ -x "$bin" ] || { echo "no gateway binary at $bin (cargo build first)" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=
+trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
 
 cp -r ../shared/interop "$work/suite"
 rm -rf "$work/suite/node_modules"
@@ -18,7 +20,11 @@ key=$("$bin" init --root rootacc --gateway ex.org | sed -n 's/^M_LD_GATEWAY_AUTH
 M_LD_GATEWAY_GATEWAY=ex.org M_LD_GATEWAY_AUTH__KEY="$key" M_LD_GATEWAY_DATA_PATH="$work/data" \
   M_LD_GATEWAY_ADDRESS__PORT="$port" LOG_LEVEL=${LOG_LEVEL:-info} "$bin" serve >"$work/gateway.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do
+  node -e 'fetch(process.argv[1]).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
+    "http://127.0.0.1:$port/healthz" && break
+  sleep 0.1
+done
 
 only=()
 [ $# -gt 0 ] && only=(--only "$1")

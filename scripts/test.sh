@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 cargo build --locked
 cargo test --locked
+export GATEWAY_BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/meld-gateway"
+case "${CARGO_TARGET_DIR:-}" in /*) GATEWAY_BIN="$CARGO_TARGET_DIR/debug/meld-gateway" ;; esac
 
-echo "== tests/interop: real @m-ld/m-ld clones against target/debug/meld-gateway"
+echo "== tests/interop: real @m-ld/m-ld clones against $GATEWAY_BIN"
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)
 
 shared=../shared/interop

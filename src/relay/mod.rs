@@ -24,7 +24,7 @@ use socketioxide::socket::Sid;
 use socketioxide::{SocketIo, TransportType};
 
 use crate::auth::Authority;
-pub use peer::{PEER_QUEUE, Peer, PeerEvent};
+pub use peer::{PEER_QUEUE, Peer, PeerEvent, PeerEvents};
 
 use room::{Room, Sink};
 pub use stats::RelayStats;

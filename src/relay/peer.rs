@@ -60,18 +60,23 @@ impl PeerSink {
     }
 }
 
-/// A clone attached to the relay in-process. Dropping it leaves the room.
+/// The sending half of a clone attached to the relay in-process. Dropping
+/// it leaves the room.
 pub struct Peer {
     relay: Arc<Relay>,
     conn: Arc<Conn>,
     sid: Sid,
+}
+
+/// The receiving half: what the relay delivers to the peer.
+pub struct PeerEvents {
     rx: mpsc::Receiver<PeerEvent>,
 }
 
 impl Relay {
     /// Attaches an in-process clone with id `clone_id` to `domain`. It gets
     /// the current presence list at once, like a socket.
-    pub fn attach_peer(self: &Arc<Self>, domain: &str, clone_id: &str) -> Peer {
+    pub fn attach_peer(self: &Arc<Self>, domain: &str, clone_id: &str) -> (Peer, PeerEvents) {
         let (tx, rx) = mpsc::channel(PEER_QUEUE);
         let sid = Sid::new();
         let conn = Arc::new(Conn {
@@ -82,13 +87,13 @@ impl Relay {
         });
         let sink = Sink::Peer(PeerSink { tx, conn: Arc::downgrade(&conn), sid });
         let _ = self.join(&conn, sid, sink);
-        Peer { relay: self.clone(), conn, sid, rx }
+        (Peer { relay: self.clone(), conn, sid }, PeerEvents { rx })
     }
 }
 
-impl Peer {
-    /// The next event; `None` once the relay has dropped this peer (too slow)
-    /// and its queue is drained.
+impl PeerEvents {
+    /// The next event; `None` once the relay has dropped this peer (too slow,
+    /// or its sending half is gone) and its queue is drained.
     pub async fn recv(&mut self) -> Option<PeerEvent> {
         self.rx.recv().await
     }
@@ -96,6 +101,13 @@ impl Peer {
     /// The next event if one is queued.
     pub fn try_recv(&mut self) -> Option<PeerEvent> {
         self.rx.try_recv().ok()
+    }
+}
+
+impl Peer {
+    /// The domain this peer is attached to.
+    pub fn domain(&self) -> &str {
+        &self.conn.domain
     }
 
     /// Declares this clone present (or not) in the domain.
@@ -147,7 +159,7 @@ mod tests {
         Relay::new(Authority::new(AccountStore::new(&store).unwrap(), root, "ex.org".into()))
     }
 
-    fn drain(peer: &mut Peer) -> Vec<PeerEvent> {
+    fn drain(peer: &mut PeerEvents) -> Vec<PeerEvent> {
         std::iter::from_fn(|| peer.try_recv()).collect()
     }
 
@@ -158,33 +170,33 @@ mod tests {
     #[tokio::test]
     async fn peers_get_presence_operations_and_unicasts_like_sockets() {
         let relay = relay();
-        let mut a = relay.attach_peer("d.acc.ex.org", "a");
-        let mut other = relay.attach_peer("e.acc.ex.org", "x");
-        assert_eq!(drain(&mut a), vec![presence(&[])]);
+        let (a, mut a_rx) = relay.attach_peer("d.acc.ex.org", "a");
+        let (other, mut other_rx) = relay.attach_peer("e.acc.ex.org", "x");
+        assert_eq!(drain(&mut a_rx), vec![presence(&[])]);
         a.set_present(true);
-        assert_eq!(drain(&mut a), vec![presence(&["a"])]);
-        let mut b = relay.attach_peer("d.acc.ex.org", "b");
-        assert_eq!(drain(&mut b), vec![presence(&["a"])]);
+        assert_eq!(drain(&mut a_rx), vec![presence(&["a"])]);
+        let (b, mut b_rx) = relay.attach_peer("d.acc.ex.org", "b");
+        assert_eq!(drain(&mut b_rx), vec![presence(&["a"])]);
         b.set_present(true);
-        assert_eq!(drain(&mut a), vec![presence(&["a", "b"])]);
-        assert_eq!(drain(&mut b), vec![presence(&["a", "b"])]);
+        assert_eq!(drain(&mut a_rx), vec![presence(&["a", "b"])]);
+        assert_eq!(drain(&mut b_rx), vec![presence(&["a", "b"])]);
 
         a.operation(Bytes::from_static(b"op1"));
-        assert_eq!(drain(&mut b), vec![PeerEvent::Operation(Bytes::from_static(b"op1"))]);
-        assert!(drain(&mut a).is_empty(), "no echo to the sender");
+        assert_eq!(drain(&mut b_rx), vec![PeerEvent::Operation(Bytes::from_static(b"op1"))]);
+        assert!(drain(&mut a_rx).is_empty(), "no echo to the sender");
 
         let params = json!({"fromId": "a", "toId": "b", "messageId": "m1"});
         assert!(a.unicast(UnicastKind::Send, &params, Bytes::from_static(b"req")));
         assert_eq!(
-            drain(&mut b),
+            drain(&mut b_rx),
             vec![PeerEvent::Unicast { event: "send", params, payload: Bytes::from_static(b"req") }]
         );
         assert!(!a.unicast(UnicastKind::Send, &json!({"toId": "nobody"}), Bytes::new()));
         assert!(!a.unicast(UnicastKind::Send, &json!({"no": "toId"}), Bytes::new()));
 
         drop(b);
-        assert_eq!(drain(&mut a), vec![presence(&["a"])]);
-        assert_eq!(drain(&mut other), vec![presence(&[])], "other domains see nothing");
+        assert_eq!(drain(&mut a_rx), vec![presence(&["a"])]);
+        assert_eq!(drain(&mut other_rx), vec![presence(&[])], "other domains see nothing");
         assert_eq!(relay.room_count(), 2);
         drop(other);
         assert_eq!(relay.room_count(), 1);
@@ -193,8 +205,8 @@ mod tests {
     #[tokio::test]
     async fn a_peer_that_cannot_keep_up_is_dropped_not_silently_skipped() {
         let relay = relay();
-        let sender = relay.attach_peer("d.acc.ex.org", "s");
-        let mut slow = relay.attach_peer("d.acc.ex.org", "slow");
+        let (sender, _sender_rx) = relay.attach_peer("d.acc.ex.org", "s");
+        let (slow, mut slow_rx) = relay.attach_peer("d.acc.ex.org", "slow");
         slow.set_present(true);
         for i in 0..PEER_QUEUE + 10 {
             sender.operation(Bytes::from(i.to_string()));
@@ -203,7 +215,7 @@ mod tests {
         // Everything queued before the drop is still delivered, in order; then
         // the queue ends, which tells the peer to reattach and catch up
         let mut ops = 0;
-        while let Some(event) = slow.recv().await {
+        while let Some(event) = slow_rx.recv().await {
             if let PeerEvent::Operation(p) = event {
                 assert_eq!(p, Bytes::from(ops.to_string()));
                 ops += 1;
