@@ -55,4 +55,40 @@ pub enum Error {
     /// `GlobalClock::tid` found no TID at the time's ID position.
     #[error("Global clock is in the future")]
     GlobalClockInFuture,
+    /// Operation JSON-LD that cannot be read as triples.
+    #[error("bad JSON-LD: {0}")]
+    BadJsonLd(&'static str),
+    /// A reification object without exactly one `s`, `p` and `o`.
+    #[error("bad reification: {0}")]
+    BadReification(&'static str),
+    /// An `OperationMessage` or `EncodedOperation` of the wrong shape (JS:
+    /// "Bad update").
+    #[error("Bad update: {0}")]
+    BadOperation(&'static str),
+    /// A `BufferEncoding` code this engine cannot undo (3 = transport
+    /// security, or unknown).
+    #[error("unsupported buffer encoding {0}")]
+    UnsupportedEncoding(u64),
+    /// A gzip stream that does not decompress.
+    #[error("bad gzip stream: {0:?}")]
+    Gzip(std::io::ErrorKind),
+    /// A decompressed or encoded update beyond [`MAX_UPDATE_BYTES`](super::op::MAX_UPDATE_BYTES).
+    #[error("update larger than {0} bytes")]
+    UpdateTooLarge(usize),
+    /// UTF-8 JSON text (encoding 0) that does not parse.
+    #[error("bad JSON text in update")]
+    BadJsonText,
+    /// Operations that are not contiguous ticks of one process and principal.
+    #[error("operations cannot be fused: {0}")]
+    NotContiguous(&'static str),
+    /// A cut whose previous operation does not overlap the start of the cut.
+    #[error("bad cut: {0}")]
+    BadCut(&'static str),
+    /// Fusing or cutting shared-datatype updates needs the datatype itself.
+    #[error("cannot fuse or cut shared-datatype updates")]
+    SharedDatatypeUpdates,
+    /// A control message, notification or snapshot datum of the wrong shape
+    /// (JS: "Bad control JSON").
+    #[error("Bad control JSON: {0}")]
+    BadControl(&'static str),
 }

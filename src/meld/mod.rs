@@ -7,18 +7,25 @@
 //! - [`clock`]: [`TreeClock`] (causal time, one process's identity) and the
 //!   TID hash; [`gwc`]: [`GlobalClock`], the latest public tick and TID of
 //!   every process.
-//! - [`jsonld`]: operation JSON-LD ⇄ RDF terms (so far: number literals).
+//! - [`jsonld`]: operation JSON-LD ⇄ triples under a domain's [`Context`],
+//!   and subjects rendered for reads.
+//! - [`op`]: `OperationMessage`/`EncodedOperation` ⇄ [`MeldOperation`],
+//!   fusion and cutting; [`control`]: control messages, notifications, snapshot data.
 //! - [`term`]: RDF terms, literals (identity without indirected data), triples, TIDs.
+//! - [`dataset`]: a clone's SU-Set triples and journal on sled ([`Dataset`]).
 //! - [`error`]: the engine's one error type.
 //!
 //! Wire reference: `shared/protocol/m-ld-wire.md`; golden vectors from the
 //! JS engine in `shared/protocol/vectors/` drive the tests.
 
 pub mod clock;
+pub mod control;
+pub mod dataset;
 pub mod error;
 pub mod gwc;
 pub mod jsonld;
 pub mod msgpack;
+pub mod op;
 pub mod term;
 pub mod value;
 
@@ -26,7 +33,10 @@ pub mod value;
 mod vectors;
 
 pub use clock::{TickTree, TreeClock};
+pub use dataset::{Dataset, DatasetError};
 pub use error::Error;
 pub use gwc::GlobalClock;
+pub use jsonld::Context;
+pub use op::{Agreed, Attribution, MeldOperation, OperationMessage};
 pub use term::{Literal, Term, Tid, TidPatch, TidSet, Triple};
 pub use value::{Object, Value};

@@ -1,9 +1,8 @@
-//! Operation JSON-LD ⇄ RDF terms (wire doc §6.4–6.6). This first slice holds
-//! the literal rules for JSON numbers, where lexical identity matters most:
-//! a triple whose lexical form differs from the JS engine's is a different
-//! triple, and deletes stop matching. Subject/IRI expansion is still to come.
+//! JSON numbers ⇄ literals (wire doc §6.6), where lexical identity matters
+//! most: a triple whose lexical form differs from the JS engine's is a
+//! different triple, and deletes stop matching. Knows nothing of IRIs.
 
-use super::value::js_number_to_string;
+use crate::meld::value::js_number_to_string;
 
 /// `xs:integer`.
 pub const XS_INTEGER: &str = "http://www.w3.org/2001/XMLSchema#integer";
@@ -83,6 +82,44 @@ pub fn canonical_double(n: f64) -> String {
     format!("{sign}{}.{}E{exp}", String::from_utf8_lossy(first), String::from_utf8_lossy(rest))
 }
 
+/// JS `parseFloat`: the longest numeric prefix after leading whitespace
+/// (`"1.5abc"` → 1.5), `Infinity` with an optional sign, else NaN. Used for
+/// `xs:double` value objects whose `@value` is a string.
+pub fn js_parse_float(text: &str) -> f64 {
+    let s = text.trim_start();
+    let bytes = s.as_bytes();
+    let mut end = 0;
+    if matches!(bytes.first(), Some(b'+' | b'-')) {
+        end = 1;
+    }
+    if s[end..].starts_with("Infinity") {
+        return if s.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY };
+    }
+    let digits = |from: usize| from + bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let int_end = digits(end);
+    let mut frac_end = int_end;
+    if bytes.get(int_end) == Some(&b'.') {
+        frac_end = digits(int_end + 1);
+    }
+    // A mantissa needs at least one digit ("." and "-." are not numbers).
+    if frac_end - end - usize::from(frac_end > int_end) == 0 {
+        return f64::NAN;
+    }
+    end = frac_end;
+    if matches!(bytes.get(end), Some(b'e' | b'E')) {
+        let mut exp = end + 1;
+        if matches!(bytes.get(exp), Some(b'+' | b'-')) {
+            exp += 1;
+        }
+        let exp_end = digits(exp);
+        // An exponent without digits is not part of the number.
+        if exp_end > exp {
+            end = exp_end;
+        }
+    }
+    s[..end].parse().unwrap_or(f64::NAN)
+}
+
 /// All significant decimal digits of a finite non-negative `f64`, exactly,
 /// with the decimal exponent of the first one. (Rust prints exact digits
 /// when asked for more precision than the value has; 1100 covers the
@@ -138,6 +175,18 @@ mod tests {
             checked += 1;
         }
         assert_eq!(checked, 15);
+    }
+
+    #[test]
+    fn parse_float_reads_a_prefix_as_js_does() {
+        assert_eq!(js_parse_float(" 1.5abc"), 1.5);
+        assert_eq!(js_parse_float("-.5e3x"), -500.0);
+        assert_eq!(js_parse_float("2e"), 2.0);
+        assert_eq!(js_parse_float("-Infinity"), f64::NEG_INFINITY);
+        assert!(js_parse_float(".").is_nan());
+        assert!(js_parse_float("abc").is_nan());
+        assert!(js_parse_float("").is_nan());
+        assert_eq!(js_parse_float("7."), 7.0);
     }
 
     #[test]
