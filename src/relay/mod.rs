@@ -108,17 +108,23 @@ impl Relay {
         Some((room, true))
     }
 
-    /// Disconnects members that could not keep up, outside any room lock.
+    /// Drops members that could not keep up, outside any room lock. They
+    /// leave their room at once (so nothing more is queued for them and the
+    /// others see them go), then sockets are closed so that their clones
+    /// reconnect and revup; a socket's close waits for room in its full
+    /// queue, so it is retried from a task.
     fn disconnect_slow(&self, slow: room::Slow) {
         for sink in slow {
             match sink {
                 Sink::Socket(socket) => {
-                    tracing::warn!(sid = %socket.id, "relay: socket send queue full, disconnecting it so its clone revs up");
-                    // Already closing is fine
-                    let _ = socket.disconnect();
+                    if let Some(conn) = socket.extensions.get::<Arc<Conn>>() {
+                        self.leave(&conn, socket.id);
+                    }
+                    tracing::warn!(sid = %socket.id, "relay: socket send queue full; disconnecting it so its clone revs up");
+                    tokio::spawn(close_when_possible(socket));
                 }
                 Sink::Peer(peer) => {
-                    tracing::warn!("relay: in-process peer queue full, dropping it so it catches up");
+                    tracing::warn!("relay: in-process peer queue full; dropping it so it catches up");
                     peer.drop_from(self);
                 }
             }
@@ -143,6 +149,24 @@ impl Relay {
     /// Number of domains with connected sockets.
     pub fn room_count(&self) -> usize {
         self.rooms().len()
+    }
+}
+
+/// Closes a socket whose queue was full: socketioxide queues the disconnect
+/// packet like any other, so retry until it fits or the socket is gone.
+async fn close_when_possible(socket: SocketRef) {
+    let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match socket.clone().disconnect() {
+            Err(socketioxide::SocketError::InternalChannelFull) if tokio::time::Instant::now() < give_up => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(socketioxide::SocketError::InternalChannelFull) => {
+                tracing::error!(sid = %socket.id, "relay: could not close a stalled socket in 60 s");
+                return;
+            }
+            Ok(()) | Err(_) => return,
+        }
     }
 }
 
