@@ -17,6 +17,8 @@ pub const DEFAULT_DOMAIN: &str = "localhost.test";
 pub const DEFAULT_PORT: u16 = 3000;
 /// Default packets queued per socket before it counts as too slow.
 pub const DEFAULT_MAX_BUFFERED_PACKETS: usize = 4096;
+/// Default number of backup clones open at once (the Node gateway's).
+pub const DEFAULT_SUBDOMAIN_CACHE_SIZE: usize = 100;
 /// Default largest Socket.io message, in bytes.
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -39,6 +41,9 @@ pub struct Settings {
     /// `[relay]` section.
     #[serde(default)]
     pub relay: RelaySettings,
+    /// Most backup clones open at once (`M_LD_GATEWAY_SUBDOMAIN_CACHE_SIZE`,
+    /// the Node gateway's `subdomainCacheSize`).
+    pub subdomain_cache_size: Option<usize>,
 }
 
 /// `[auth]`: the root key.
@@ -138,6 +143,7 @@ impl Settings {
                 max_buffered_packets: parse("M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS")?.map(|v| v as usize),
                 max_message_bytes: parse("M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES")?,
             },
+            subdomain_cache_size: parse("M_LD_GATEWAY_SUBDOMAIN_CACHE_SIZE")?.map(|v| v as usize),
         })
     }
 
@@ -156,6 +162,7 @@ impl Settings {
                 max_buffered_packets: self.relay.max_buffered_packets.or(lower.relay.max_buffered_packets),
                 max_message_bytes: self.relay.max_message_bytes.or(lower.relay.max_message_bytes),
             },
+            subdomain_cache_size: self.subdomain_cache_size.or(lower.subdomain_cache_size),
         }
     }
 }
@@ -230,6 +237,8 @@ pub struct Config {
     pub max_buffered_packets: usize,
     /// Largest Socket.io message in bytes.
     pub max_message_bytes: u64,
+    /// Most backup clones open at once.
+    pub subdomain_cache_size: usize,
 }
 
 impl Config {
@@ -267,6 +276,10 @@ impl Config {
             log_level: s.log_level.unwrap_or_else(|| "info".to_owned()),
             max_buffered_packets,
             max_message_bytes,
+            subdomain_cache_size: match s.subdomain_cache_size.unwrap_or(DEFAULT_SUBDOMAIN_CACHE_SIZE) {
+                0 => return Err(invalid("subdomain_cache_size", "must be at least 1")),
+                n => n,
+            },
         })
     }
 }

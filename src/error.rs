@@ -23,6 +23,12 @@ pub enum ApiError {
     /// The resource does not support this (e.g. no UUID naming).
     #[error("{0}")]
     MethodNotAllowed(&'static str),
+    /// The request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// A dependency (e.g. a backup clone) cannot serve now.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// A feature this gateway does not offer yet.
     #[error("{0}")]
     NotImplemented(&'static str),
@@ -47,6 +53,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -61,7 +69,8 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
+        let public = matches!(status, StatusCode::NOT_IMPLEMENTED | StatusCode::SERVICE_UNAVAILABLE);
+        let message = if status.is_server_error() && !public {
             tracing::error!(error = %self, "request failed");
             "internal error".to_owned()
         } else {

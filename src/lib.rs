@@ -8,6 +8,7 @@
 //! | [`server`] | wiring of HTTP and Socket.io on one port, graceful shutdown |
 //! | [`http`] | the Administration API (axum): parsing, status codes |
 //! | [`relay`] | the Socket.io remotes relay: handshake, rooms, presence, routing |
+//! | [`backup`] | backup clones of named subdomains: open on demand, LRU, one thread each |
 //! | [`auth`] | keys, credentials, every access decision |
 //! | [`accounts`] | account model, names, storage |
 //! | [`store`] | the sled database and its key layout |
@@ -18,6 +19,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod error;
 pub mod http;

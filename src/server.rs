@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::accounts::AccountStore;
 use crate::auth::{AuthKey, Authority};
+use crate::backup::Backups;
 use crate::config::Config;
 use crate::http::{ApiState, router};
 use crate::relay::{Relay, RelayConfig};
@@ -30,18 +31,36 @@ pub struct Gateway {
     pub io: SocketIo,
     /// The relay (for its counters).
     pub relay: Arc<Relay>,
+    /// The backup clones (closed at shutdown).
+    pub backups: Backups,
 }
 
 /// Assembles the gateway over an open store (also used by tests).
 pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Result<Gateway> {
     let accounts = AccountStore::new(store)?;
+    // The root account owns subdomains like any other (its key is configured)
+    accounts.ensure_account(&root_key.app)?;
     let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone());
     let relay = Relay::new(authority.clone());
     let relay_config =
         RelayConfig { max_buffered_packets: config.max_buffered_packets, max_message_bytes: config.max_message_bytes };
     let (io_layer, io) = relay.layer(&relay_config);
-    let state = ApiState { authority, accounts, gateway: Arc::new(config.gateway.clone()), relay: relay.clone() };
-    Ok(Gateway { app: router(state).layer(io_layer), io, relay })
+    let backups = Backups::new(
+        relay.clone(),
+        store.clone(),
+        accounts.clone(),
+        config.gateway.domain.clone(),
+        config.subdomain_cache_size,
+    );
+    relay.set_opener(Arc::new(backups.clone()));
+    let state = ApiState {
+        authority,
+        accounts,
+        gateway: Arc::new(config.gateway.clone()),
+        relay: relay.clone(),
+        backups: backups.clone(),
+    };
+    Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups })
 }
 
 /// Runs the gateway until a shutdown signal.
@@ -72,7 +91,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "m-ld JS clones refuse domains whose last label is not 2-6 letters; set M_LD_GATEWAY_GATEWAY to a name like ex.org"
         );
     }
-    let Gateway { app, io, relay } = build(&config, &store, root_key)?;
+    let Gateway { app, io, relay, backups } = build(&config, &store, root_key)?;
 
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -115,6 +134,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         () = drain_deadline => tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; stopping anyway"),
     }
 
+    tracing::info!(open = backups.open_count(), "closing backup clones");
+    if tokio::time::timeout(DRAIN_TIMEOUT * 3, backups.close_all()).await.is_err() {
+        tracing::warn!("backup clones still closing; flushing anyway");
+    }
     tracing::info!(relay = ?relay.stats.snapshot(), "flushing the store");
     tokio::task::spawn_blocking(move || store.flush()).await??;
     tracing::info!("stopped");

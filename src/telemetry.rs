@@ -23,6 +23,8 @@ pub fn init(level: &str) -> anyhow::Result<()> {
     let filter = filter_for(level).map_err(|e| anyhow::anyhow!("invalid LOG_LEVEL {level:?}: {e}"))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a terminal, never in files or pipes
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_target(true)
         .try_init()

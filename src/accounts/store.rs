@@ -77,6 +77,15 @@ impl AccountStore {
         self.accounts.get(name)?.map(|b| decode(ACCOUNTS_TREE, &b)).transpose()
     }
 
+    /// Creates the account if it does not exist (the root account, whose key
+    /// lives in configuration, needs a record to own subdomains).
+    pub fn ensure_account(&self, name: &str) -> Result<(), StoreError> {
+        let record = encode(ACCOUNTS_TREE, &Account::new(name))?;
+        // Only if absent: an existing record is left as it is
+        let _ = self.accounts.compare_and_swap(name, None as Option<&[u8]>, Some(record))?;
+        Ok(())
+    }
+
     /// The record of a key id, if it exists.
     pub fn key(&self, keyid: &str) -> Result<Option<KeyRecord>, StoreError> {
         self.keys.get(keyid)?.map(|b| decode(KEYS_TREE, &b)).transpose()

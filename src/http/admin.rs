@@ -14,18 +14,18 @@ use crate::accounts::{Account, AccountPatch, RemotesAuth, SubdomainId, naming};
 use crate::auth::{AuthError, Principal};
 use crate::error::ApiError;
 
-fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(super) fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let header =
         headers.get(header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| AuthError::Unrecognised)).transpose()?;
     Ok(state.authority.authenticate_header(header)?)
 }
 
-fn account_name(account: &str) -> Result<(), ApiError> {
+pub(super) fn account_name(account: &str) -> Result<(), ApiError> {
     if naming::is_component(account) { Ok(()) } else { Err(ApiError::NotFound) }
 }
 
 /// Parses an optional JSON body; an empty body is `None`.
-fn json_body(body: &Bytes) -> Result<Option<Value>, ApiError> {
+pub(super) fn json_body(body: &Bytes) -> Result<Option<Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -130,17 +130,26 @@ pub async fn post_domain(
     };
     let acc = acc.ok_or(ApiError::NotFound)?;
     let id = SubdomainId { account, name };
-    Ok(Json(clone_config(&state, &acc, &id, genesis)))
+    Ok(Json(clone_config(&state, &acc, &id, genesis, None)))
 }
 
 /// The configuration a new clone needs, without any secret: credentials are
 /// placeholders the app fills in (the Node gateway's shape).
-fn clone_config(state: &ApiState, acc: &Account, id: &SubdomainId, genesis: Option<bool>) -> Value {
+/// `user` is the requesting account when known (named subdomains); the key
+/// is always a placeholder, never the real one.
+pub(super) fn clone_config(
+    state: &ApiState,
+    acc: &Account,
+    id: &SubdomainId,
+    genesis: Option<bool>,
+    user: Option<&str>,
+) -> Value {
     let mut io = json!({ "uri": state.gateway.origin });
     if acc.remotes_auth.contains(&RemotesAuth::Jwt) {
         io["opts"] = json!({ "auth": { "jwt": "≪your-token≫" } });
     } else if acc.allows_key_remotes() {
-        io["opts"] = json!({ "auth": { "key": "≪your-auth-key≫", "user": "≪your-account-name≫" } });
+        let user = user.unwrap_or("≪your-account-name≫");
+        io["opts"] = json!({ "auth": { "key": "≪your-auth-key≫", "user": user } });
     }
     let mut config = json!({ "@domain": id.to_domain(&state.gateway.domain) });
     if let Some(genesis) = genesis {

@@ -3,15 +3,17 @@
 
 mod admin;
 mod site;
+mod subdomain;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 
 use crate::accounts::AccountStore;
 use crate::auth::Authority;
+use crate::backup::Backups;
 use crate::config::GatewayName;
 use crate::relay::Relay;
 
@@ -29,6 +31,8 @@ pub struct ApiState {
     pub gateway: Arc<GatewayName>,
     /// The relay (for its counters).
     pub relay: Arc<Relay>,
+    /// Backup clones of named subdomains.
+    pub backups: Backups,
 }
 
 /// The HTTP routes of the gateway.
@@ -37,6 +41,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/user/{account}/key", post(admin::post_key))
         .route("/api/v1/user/{account}", patch(admin::patch_account))
         .route("/api/v1/domain/{account}", post(admin::post_domain))
+        .route("/api/v1/domain/{account}/{name}", put(subdomain::put_subdomain).delete(subdomain::delete_subdomain))
         .route("/", get(site::home))
         .route("/healthz", get(async || "ok"))
         .route("/metrics", get(admin::metrics))

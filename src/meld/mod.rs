@@ -19,6 +19,7 @@
 //! JS engine in `shared/protocol/vectors/` drive the tests.
 
 pub mod clock;
+pub mod clone;
 pub mod control;
 pub mod dataset;
 pub mod error;
@@ -33,6 +34,7 @@ pub mod value;
 mod vectors;
 
 pub use clock::{TickTree, TreeClock};
+pub use clone::{CloneConfig, CloneError, Input, Liveness, MeldClone, Output, Params};
 pub use dataset::{Dataset, DatasetError};
 pub use error::Error;
 pub use gwc::GlobalClock;

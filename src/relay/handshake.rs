@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use socketioxide::extract::{SocketRef, State, TryData};
 
 use super::{Conn, Relay, events};
+use crate::accounts::SubdomainId;
 use crate::auth::{AuthError, HandshakeAuth};
 
 /// Longest accepted clone id; m-ld ids are short (cuids, UUIDs).
@@ -25,6 +26,9 @@ pub enum Refusal {
     /// Credentials wrong or not allowed here.
     #[error("unauthorised: {0}")]
     Auth(AuthError),
+    /// The subdomain's backup clone could not be made present.
+    #[error("subdomain unavailable, try again later")]
+    Unavailable,
 }
 
 /// The `@id` and `@domain` handshake query parameters.
@@ -69,8 +73,17 @@ pub(super) async fn authorise(
     TryData(auth): TryData<Option<serde_json::Value>>,
     State(relay): State<Arc<Relay>>,
 ) -> Result<(), Refusal> {
-    let decided = decide(&socket, auth.ok().flatten().as_ref(), &relay);
-    match decided {
+    let mut decided = decide(&socket, auth.ok().flatten().as_ref(), &relay);
+    // A named subdomain's clones need its backup present (else a new clone
+    // finds nobody and fails as "siloed"): open it before accepting
+    if let (Ok((_, sd)), Some(opener)) = (&decided, relay.opener.get())
+        && !sd.is_uuid()
+        && let Err(e) = opener.open(sd.clone()).await
+    {
+        tracing::error!(sid = %socket.id, account = %sd.account, name = %sd.name, error = %e, "relay: backup clone unavailable");
+        decided = Err(Refusal::Unavailable);
+    }
+    match decided.map(|(conn, _)| conn) {
         Ok(conn) => {
             relay.stats.connected.fetch_add(1, Ordering::Relaxed);
             relay.stats.open.fetch_add(1, Ordering::Relaxed);
@@ -93,27 +106,27 @@ pub(super) async fn authorise(
     }
 }
 
-fn decide(socket: &SocketRef, auth: Option<&serde_json::Value>, relay: &Relay) -> Result<Arc<Conn>, Refusal> {
+fn decide(
+    socket: &SocketRef,
+    auth: Option<&serde_json::Value>,
+    relay: &Relay,
+) -> Result<(Arc<Conn>, SubdomainId), Refusal> {
     let query = HandshakeQuery::parse(socket.req_parts().uri.query()).inspect_err(|e| {
         tracing::warn!(target: "audit", sid = %socket.id, reason = %e, "relay handshake refused");
     })?;
     let auth = HandshakeAuth::from_json(auth).map_err(Refusal::Auth);
-    let decision = auth.and_then(|auth| {
-        let user = match &auth {
-            HandshakeAuth::Key { user, .. } => Some(user.clone()),
-            _ => None,
-        };
-        relay.authority.authorise_handshake(&query.domain, &auth).map(|(who, _)| (who, user)).map_err(Refusal::Auth)
-    });
+    let decision =
+        auth.and_then(|auth| relay.authority.authorise_handshake(&query.domain, &auth).map_err(Refusal::Auth));
     match decision {
-        Ok((who, _)) => {
+        Ok((who, sd)) => {
             tracing::debug!(sid = %socket.id, domain = %query.domain, id = %query.id, who = who.describe(), "relay: socket accepted");
-            Ok(Arc::new(Conn {
+            let conn = Arc::new(Conn {
                 domain: query.domain.into(),
                 clone_id: query.id.into(),
                 room: Default::default(),
                 closed: AtomicBool::new(false),
-            }))
+            });
+            Ok((conn, sd))
         }
         Err(refusal) => {
             if let Refusal::Auth(AuthError::Store(e)) = &refusal {

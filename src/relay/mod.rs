@@ -23,9 +23,13 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 use socketioxide::{SocketIo, TransportType};
 
+use crate::accounts::SubdomainId;
 use crate::auth::Authority;
 pub use peer::{PEER_QUEUE, Peer, PeerEvent, PeerEvents};
+use std::future::Future;
+use std::pin::Pin;
 
+pub use room::Unicast;
 use room::{Room, Sink};
 pub use stats::RelayStats;
 
@@ -38,10 +42,18 @@ pub struct RelayConfig {
     pub max_message_bytes: u64,
 }
 
+/// Opens a named subdomain's backup clone and resolves once it is present,
+/// so that sockets are only admitted to a domain someone can serve.
+pub trait DomainOpener: Send + Sync {
+    /// Ensures the backup clone of `sd` is open and present.
+    fn open(&self, sd: SubdomainId) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+}
+
 /// The relay's shared state: rooms by domain, and counters.
 pub struct Relay {
     rooms: Mutex<HashMap<Arc<str>, Arc<Room>>>,
     authority: Authority,
+    opener: OnceLock<Arc<dyn DomainOpener>>,
     /// What the relay has done.
     pub stats: RelayStats,
 }
@@ -59,7 +71,19 @@ pub(crate) struct Conn {
 impl Relay {
     /// A relay that authorises handshakes with `authority`.
     pub fn new(authority: Authority) -> Arc<Self> {
-        Arc::new(Relay { rooms: Mutex::new(HashMap::new()), authority, stats: RelayStats::default() })
+        Arc::new(Relay {
+            rooms: Mutex::new(HashMap::new()),
+            authority,
+            opener: OnceLock::new(),
+            stats: RelayStats::default(),
+        })
+    }
+
+    /// Installs what opens backup clones (the layer above sets it once).
+    pub fn set_opener(&self, opener: Arc<dyn DomainOpener>) {
+        if self.opener.set(opener).is_err() {
+            tracing::error!("relay: domain opener set twice; keeping the first");
+        }
     }
 
     /// The socketioxide layer and handle serving this relay.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 
-use super::room::{Delivery, Sink};
+use super::room::{Delivery, Sink, Unicast};
 use super::{Conn, Relay, UnicastKind};
 
 /// Events queued for a peer before it counts as too slow.
@@ -125,17 +125,19 @@ impl Peer {
         }
     }
 
-    /// Sends `send`/`reply`/`notify` to the clone `params.toId`; returns
-    /// whether any member had that id.
-    pub fn unicast(&self, kind: UnicastKind, params: &serde_json::Value, payload: Bytes) -> bool {
+    /// Sends `send`/`reply`/`notify` to the clone `params.toId`. A recipient
+    /// whose queue is full is not dropped: [`Unicast::Full`] asks the caller
+    /// to wait and retry, which paces a snapshot to what the requester takes.
+    pub fn unicast(&self, kind: UnicastKind, params: &serde_json::Value, payload: &Bytes) -> Unicast {
         let Some(to) = params.get("toId").and_then(serde_json::Value::as_str) else {
-            return false;
+            return Unicast::NoRecipient;
         };
-        self.relay.stats.unicasts.fetch_add(1, Ordering::Relaxed);
-        let Some(room) = self.conn.room.get() else { return false };
-        let (n, slow) = room.unicast(kind.name(), to, params, &payload, &self.relay.stats);
-        self.relay.disconnect_slow(slow);
-        n > 0
+        let Some(room) = self.conn.room.get() else { return Unicast::NoRecipient };
+        let outcome = room.unicast_patient(kind.name(), to, params, payload, &self.relay.stats);
+        if outcome != Unicast::Full {
+            self.relay.stats.unicasts.fetch_add(1, Ordering::Relaxed);
+        }
+        outcome
     }
 }
 
@@ -186,13 +188,13 @@ mod tests {
         assert!(drain(&mut a_rx).is_empty(), "no echo to the sender");
 
         let params = json!({"fromId": "a", "toId": "b", "messageId": "m1"});
-        assert!(a.unicast(UnicastKind::Send, &params, Bytes::from_static(b"req")));
+        assert_eq!(a.unicast(UnicastKind::Send, &params, &Bytes::from_static(b"req")), Unicast::Delivered);
         assert_eq!(
             drain(&mut b_rx),
             vec![PeerEvent::Unicast { event: "send", params, payload: Bytes::from_static(b"req") }]
         );
-        assert!(!a.unicast(UnicastKind::Send, &json!({"toId": "nobody"}), Bytes::new()));
-        assert!(!a.unicast(UnicastKind::Send, &json!({"no": "toId"}), Bytes::new()));
+        assert_eq!(a.unicast(UnicastKind::Send, &json!({"toId": "nobody"}), &Bytes::new()), Unicast::NoRecipient);
+        assert_eq!(a.unicast(UnicastKind::Send, &json!({"no": "toId"}), &Bytes::new()), Unicast::NoRecipient);
 
         drop(b);
         assert_eq!(drain(&mut a_rx), vec![presence(&["a"])]);
@@ -222,5 +224,23 @@ mod tests {
             }
         }
         assert!(ops > 0 && ops < PEER_QUEUE + 10);
+    }
+
+    #[tokio::test]
+    async fn unicasts_from_peers_wait_for_room_instead_of_dropping_the_recipient() {
+        let relay = relay();
+        let (sender, _sender_rx) = relay.attach_peer("d.acc.ex.org", "s");
+        let (_receiver, mut receiver_rx) = relay.attach_peer("d.acc.ex.org", "r");
+        let params = json!({"toId": "r", "fromId": "s", "channelId": "c"});
+        let mut sent = 0;
+        while sender.unicast(UnicastKind::Notify, &params, &Bytes::from_static(b"x")) == Unicast::Delivered {
+            sent += 1;
+        }
+        assert_eq!(sender.unicast(UnicastKind::Notify, &params, &Bytes::new()), Unicast::Full);
+        assert_eq!(relay.stats.slow_disconnects.load(Ordering::Relaxed), 0);
+        // Once the receiver takes something, there is room again
+        assert!(receiver_rx.recv().await.is_some());
+        assert_eq!(sender.unicast(UnicastKind::Notify, &params, &Bytes::new()), Unicast::Delivered);
+        assert!(sent > 1000);
     }
 }

@@ -159,6 +159,48 @@ impl Room {
     }
 }
 
+impl Room {
+    /// Sends `event(params, payload)` to the members whose clone id is `to`
+    /// without judging them slow: a full queue is reported so the sender
+    /// (an in-process peer streaming a snapshot) can wait and retry. Nothing
+    /// was queued for a member that reported full.
+    pub(super) fn unicast_patient(
+        &self,
+        event: &'static str,
+        to: &str,
+        params: &serde_json::Value,
+        payload: &Bytes,
+        stats: &RelayStats,
+    ) -> Unicast {
+        let state = self.lock();
+        let mut outcome = Unicast::NoRecipient;
+        for m in state.members.iter().filter(|m| &*m.clone_id == to) {
+            match try_deliver(&m.sink, &Event::Unicast(event, params, payload)) {
+                Delivery::Done => {
+                    stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    outcome = Unicast::Delivered;
+                }
+                Delivery::Full => return Unicast::Full,
+                Delivery::Closed => {
+                    stats.undeliverable.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        outcome
+    }
+}
+
+/// The outcome of a patient unicast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unicast {
+    /// Queued for the recipient.
+    Delivered,
+    /// No connected member has that clone id.
+    NoRecipient,
+    /// The recipient's queue is full: try again shortly.
+    Full,
+}
+
 impl RoomState {
     fn is_peer(&self, sid: Sid) -> bool {
         self.members.iter().any(|m| m.sid == sid && matches!(m.sink, Sink::Peer(_)))
@@ -197,9 +239,29 @@ enum Event<'a> {
 /// keep up: it is disconnected (its clone reconnects and revs up) rather than
 /// silently missing a message. A closed socket is about to leave the room.
 fn deliver(sink: &Sink, event: Event<'_>, stats: &RelayStats, slow: &mut Slow) {
-    let outcome = match sink {
+    let outcome = try_deliver(sink, &event);
+    match outcome {
+        Delivery::Done => {
+            stats.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        Delivery::Full => {
+            stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+            slow.push(sink.clone());
+        }
+        Delivery::Closed => {
+            stats.undeliverable.fetch_add(1, Ordering::Relaxed);
+            if let Sink::Socket(socket) = sink {
+                tracing::debug!(sid = %socket.id, connected = socket.connected(), "relay: event for a closed socket dropped");
+            }
+        }
+    }
+}
+
+/// Queues one event for one member, if its queue has room.
+fn try_deliver(sink: &Sink, event: &Event<'_>) -> Delivery {
+    match sink {
         Sink::Socket(socket) => {
-            let sent = match &event {
+            let sent = match event {
                 Event::Presence(list) => socket.emit("presence", list),
                 Event::Operation(payload) => socket.emit("operation", payload),
                 Event::Unicast(name, params, payload) => socket.emit(*name, &(params, payload)),
@@ -216,26 +278,11 @@ fn deliver(sink: &Sink, event: Event<'_>, stats: &RelayStats, slow: &mut Slow) {
         }
         Sink::Peer(peer) => peer.deliver(match event {
             Event::Presence(list) => PeerEvent::Presence(list.iter().map(|s| (*s).to_owned()).collect()),
-            Event::Operation(payload) => PeerEvent::Operation(payload.clone()),
+            Event::Operation(payload) => PeerEvent::Operation((*payload).clone()),
             Event::Unicast(name, params, payload) => {
-                PeerEvent::Unicast { event: name, params: params.clone(), payload: payload.clone() }
+                PeerEvent::Unicast { event: name, params: (*params).clone(), payload: (*payload).clone() }
             }
         }),
-    };
-    match outcome {
-        Delivery::Done => {
-            stats.delivered.fetch_add(1, Ordering::Relaxed);
-        }
-        Delivery::Full => {
-            stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
-            slow.push(sink.clone());
-        }
-        Delivery::Closed => {
-            stats.undeliverable.fetch_add(1, Ordering::Relaxed);
-            if let Sink::Socket(socket) = sink {
-                tracing::debug!(sid = %socket.id, connected = socket.connected(), "relay: event for a closed socket dropped");
-            }
-        }
     }
 }
 

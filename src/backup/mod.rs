@@ -1,0 +1,220 @@
+//! Backup clones: for every named subdomain the gateway is itself a m-ld
+//! clone of the domain, persisted in the store, so any clone can recover the
+//! domain's data from the gateway even when no other clone is online.
+//!
+//! Clones are opened on demand (the first socket or API call for the
+//! subdomain) and kept in a bounded least-recently-used set; each runs on a
+//! thread of its own (see `task`) and joins the relay as an in-process peer.
+//! Knows accounts (which subdomains exist) and the engine; nothing of HTTP.
+
+mod task;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::accounts::{AccountStore, SubdomainId};
+use crate::meld::{CloneConfig, CloneError, Dataset, DatasetError, MeldClone, Output};
+use crate::relay::{DomainOpener, Relay};
+use crate::store::{Store, StoreError, clone_tree_prefix};
+use task::{Cmd, Spawned};
+
+/// How long opening a backup clone may take until it is present.
+const PRESENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a clone gets to close at shutdown or eviction.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Backup clone failures.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The subdomain is not registered.
+    #[error("no such subdomain")]
+    NotFound,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The clone's dataset failed.
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    /// The clone could not open.
+    #[error(transparent)]
+    Clone(#[from] CloneError),
+    /// The clone did not become present in time, or stopped.
+    #[error("backup clone unavailable")]
+    Unavailable,
+    /// The clone thread could not start.
+    #[error("cannot start the backup clone: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// An open backup clone.
+pub struct Backup {
+    spawned: Spawned,
+}
+
+impl Backup {
+    fn is_running(&self) -> bool {
+        !self.spawned.thread.is_finished()
+    }
+
+    /// Runs `f` on the clone's thread (between inputs) and returns its
+    /// result; outputs it returns are sent like the clone's own.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut MeldClone, Instant) -> (R, Vec<Output>) + Send + 'static,
+    ) -> Result<R, BackupError> {
+        let (tx, rx) = oneshot::channel();
+        let job = Box::new(move |clone: &mut MeldClone, now: Instant| {
+            let (result, out) = f(clone, now);
+            let _ = tx.send(result);
+            out
+        });
+        self.spawned.cmd.send(Cmd::Run(job)).map_err(|_| BackupError::Unavailable)?;
+        rx.await.map_err(|_| BackupError::Unavailable)
+    }
+
+    async fn wait_present(&self) -> Result<(), BackupError> {
+        let mut present = self.spawned.present.clone();
+        match tokio::time::timeout(PRESENT_TIMEOUT, present.wait_for(|p| *p)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(BackupError::Unavailable),
+        }
+    }
+
+    /// Asks the clone to close; resolves when it has flushed.
+    async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.spawned.cmd.send(Cmd::Close(tx)).is_ok() && tokio::time::timeout(CLOSE_TIMEOUT, rx).await.is_err() {
+            tracing::warn!("backup clone did not close in time");
+        }
+    }
+}
+
+/// The open backup clones, least recently used first.
+#[derive(Default)]
+struct Open {
+    clones: HashMap<SubdomainId, Arc<Backup>>,
+    order: Vec<SubdomainId>,
+}
+
+impl Open {
+    fn touch(&mut self, sd: &SubdomainId) {
+        self.order.retain(|s| s != sd);
+        self.order.push(sd.clone());
+    }
+
+    fn take(&mut self, sd: &SubdomainId) -> Option<Arc<Backup>> {
+        self.order.retain(|s| s != sd);
+        self.clones.remove(sd)
+    }
+}
+
+/// The gateway's backup clones.
+#[derive(Clone)]
+pub struct Backups {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    relay: Arc<Relay>,
+    store: Store,
+    accounts: AccountStore,
+    gateway_domain: String,
+    capacity: usize,
+    open: Mutex<Open>,
+}
+
+impl Backups {
+    /// Backup clones over `store`, at most `capacity` open at once.
+    pub fn new(
+        relay: Arc<Relay>,
+        store: Store,
+        accounts: AccountStore,
+        gateway_domain: String,
+        capacity: usize,
+    ) -> Self {
+        let inner = Inner { relay, store, accounts, gateway_domain, capacity: capacity.max(1), open: Mutex::default() };
+        Backups { inner: Arc::new(inner) }
+    }
+
+    fn lock_open(&self) -> MutexGuard<'_, Open> {
+        self.inner.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The backup clone of a registered subdomain, opened if needed; resolves
+    /// once it is present in the relay, so that a clone connecting next
+    /// always finds it.
+    pub async fn ensure(&self, sd: &SubdomainId) -> Result<Arc<Backup>, BackupError> {
+        let (backup, evicted) = self.get_or_start(sd)?;
+        for old in evicted {
+            tokio::spawn(async move { old.close().await });
+        }
+        backup.wait_present().await?;
+        Ok(backup)
+    }
+
+    fn get_or_start(&self, sd: &SubdomainId) -> Result<(Arc<Backup>, Vec<Arc<Backup>>), BackupError> {
+        let mut open = self.lock_open();
+        if let Some(backup) = open.clones.get(sd).filter(|b| b.is_running()).cloned() {
+            open.touch(sd);
+            return Ok((backup, Vec::new()));
+        }
+        let record = self.inner.accounts.subdomain(&sd.account, &sd.name)?.ok_or(BackupError::NotFound)?;
+        let domain = sd.to_domain(&self.inner.gateway_domain);
+        let dataset = Dataset::open(self.inner.store.db(), &clone_tree_prefix(&sd.account, &sd.name))?;
+        let clone =
+            MeldClone::open(dataset, CloneConfig { id: record.clone_id, domain: domain.clone(), genesis: true })?;
+        let rt = tokio::runtime::Handle::current();
+        let spawned = task::spawn(clone, self.inner.relay.clone(), domain, self.inner.store.db().clone(), rt)?;
+        let backup = Arc::new(Backup { spawned });
+        open.clones.insert(sd.clone(), backup.clone());
+        open.touch(sd);
+        let mut evicted = Vec::new();
+        while open.clones.len() > self.inner.capacity {
+            let Some(oldest) = open.order.first().cloned() else { break };
+            evicted.extend(open.take(&oldest));
+        }
+        tracing::info!(account = %sd.account, name = %sd.name, open = open.clones.len(), "backup clone opened");
+        Ok((backup, evicted))
+    }
+
+    /// Closes a subdomain's clone (if open) and deletes all its data.
+    pub async fn remove(&self, sd: &SubdomainId) -> Result<(), BackupError> {
+        let taken = self.lock_open().take(sd);
+        if let Some(backup) = taken {
+            backup.close().await;
+        }
+        let db = self.inner.store.db().clone();
+        let prefix = clone_tree_prefix(&sd.account, &sd.name);
+        tokio::task::spawn_blocking(move || Dataset::open(&db, &prefix)?.delete_all())
+            .await
+            .map_err(|_| BackupError::Unavailable)??;
+        Ok(())
+    }
+
+    /// Closes every open clone (at shutdown).
+    pub async fn close_all(&self) {
+        let all: Vec<_> = {
+            let mut open = self.lock_open();
+            open.order.clear();
+            open.clones.drain().map(|(_, b)| b).collect()
+        };
+        for backup in all {
+            backup.close().await;
+        }
+    }
+
+    /// Number of open clones.
+    pub fn open_count(&self) -> usize {
+        self.lock_open().clones.len()
+    }
+}
+
+impl DomainOpener for Backups {
+    fn open(&self, sd: SubdomainId) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move { self.ensure(&sd).await.map(|_| ()).map_err(|e| e.to_string()) })
+    }
+}

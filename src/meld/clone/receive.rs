@@ -1,0 +1,260 @@
+//! Receiving operations (wire doc §7): causal readiness with an ordering
+//! buffer, duplicate and gap detection, cutting of fused operations against
+//! the journal, and the atomic apply with its journal entry.
+
+use std::time::Instant;
+
+use super::{CloneError, Liveness, MeldClone, NETWORK_TIMEOUT, Output};
+use crate::meld::clock::{TickTree, TreeClock};
+use crate::meld::dataset::{Entailments, JournalAppend, JournalState};
+use crate::meld::error::Error;
+use crate::meld::msgpack;
+use crate::meld::op::{self, Attribution, MeldOperation, OperationMessage};
+
+/// The GWC leaf TID that marks a blocked process (wire doc §8.5).
+pub(super) const BLOCKED: &str = "!blocked!";
+
+/// A decoded operation waiting for delivery.
+pub(super) struct Pending {
+    msg: OperationMessage,
+    op: MeldOperation,
+}
+
+/// Operations not yet delivered.
+#[derive(Default)]
+pub(super) struct Receiver {
+    /// Not causally ready yet, in arrival order.
+    buffer: Vec<Pending>,
+    /// Broadcasts that arrived while recovering: delivered once live, after
+    /// the recovery stream (as JS does).
+    waiting: Vec<Vec<u8>>,
+    /// Since when the buffer has been non-empty.
+    since: Option<Instant>,
+}
+
+impl Receiver {
+    /// When a non-empty buffer becomes chronic (JS reconnects then).
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.since.map(|since| since + NETWORK_TIMEOUT)
+    }
+
+    pub(super) fn clear_deadline(&mut self) {
+        self.since = None;
+    }
+
+    /// Forgets everything undelivered (recovery brings it again).
+    pub(super) fn clear(&mut self) {
+        self.buffer.clear();
+        self.waiting.clear();
+        self.since = None;
+    }
+}
+
+/// What became of one delivery attempt.
+enum Delivery {
+    Applied,
+    Duplicate,
+    /// The sender's previous operation has not reached us.
+    Gap,
+    /// Refused (blocked process, pre-agreement, or undecodable content).
+    Ignored,
+}
+
+impl MeldClone {
+    /// An `operation` broadcast.
+    pub(super) fn on_operation(
+        &mut self,
+        bytes: Vec<u8>,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) -> Result<(), CloneError> {
+        if self.collaborations.holding() {
+            // A collaborator promised a view: keep it until the ACK
+            self.collaborations.hold(bytes);
+        } else if self.liveness != Liveness::Live {
+            self.receiver.waiting.push(bytes);
+        } else {
+            self.receive(&bytes, now, out)?;
+        }
+        Ok(())
+    }
+
+    /// Receives operations released after a collaboration.
+    pub(super) fn receive_all(
+        &mut self,
+        all: Vec<Vec<u8>>,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) -> Result<(), CloneError> {
+        for bytes in all {
+            if self.liveness == Liveness::Live {
+                self.receive(&bytes, now, out)?;
+            } else {
+                self.receiver.waiting.push(bytes);
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes one OperationMessage and delivers it (and whatever it made
+    /// ready), or buffers it until it is causally ready.
+    pub(super) fn receive(&mut self, bytes: &[u8], now: Instant, out: &mut Vec<Output>) -> Result<(), CloneError> {
+        let decoded = OperationMessage::decode(bytes).and_then(|msg| {
+            let op = MeldOperation::decode(&self.ctx, &msg.enc)?;
+            Ok(Pending { msg, op })
+        });
+        let pending = match decoded {
+            Ok(pending) => pending,
+            Err(e) => {
+                // JS closes a clone on an undecodable update; the gateway must
+                // not, and the sender's next operation shows the gap
+                tracing::warn!(domain = %self.ctx.base(), error = %e, "undecodable operation ignored");
+                return Ok(());
+            }
+        };
+        if self.is_ready(&pending.op) {
+            self.deliver(pending, now, out)?;
+            self.deliver_ready(now, out)?;
+        } else {
+            self.receiver.since.get_or_insert(now);
+            self.receiver.buffer.push(pending);
+        }
+        Ok(())
+    }
+
+    /// Ready iff we have seen every third-party tick the sender had seen.
+    fn is_ready(&self, op: &MeldOperation) -> bool {
+        !self.state.time.any_non_id_lt(op.time())
+    }
+
+    /// Delivers waiting broadcasts (once live) and buffered operations that
+    /// have become ready.
+    pub(super) fn deliver_ready(&mut self, now: Instant, out: &mut Vec<Output>) -> Result<(), CloneError> {
+        if self.liveness == Liveness::Live && !self.receiver.waiting.is_empty() {
+            for bytes in std::mem::take(&mut self.receiver.waiting) {
+                self.receive(&bytes, now, out)?;
+            }
+        }
+        while let Some(i) = self.receiver.buffer.iter().position(|p| self.is_ready(&p.op)) {
+            let pending = self.receiver.buffer.remove(i);
+            self.deliver(pending, now, out)?;
+        }
+        if self.receiver.buffer.is_empty() {
+            self.receiver.since = None;
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, pending: Pending, now: Instant, out: &mut Vec<Output>) -> Result<(), CloneError> {
+        match self.try_deliver(&pending) {
+            Ok(Delivery::Applied | Delivery::Duplicate | Delivery::Ignored) => Ok(()),
+            Ok(Delivery::Gap) => {
+                tracing::debug!(domain = %self.ctx.base(), "operation out of order; revving up");
+                if self.liveness == Liveness::Live && self.others_present() {
+                    self.start_recovery(now, out);
+                }
+                Ok(())
+            }
+            Err(CloneError::Engine(e)) => {
+                // Clock arithmetic refused the operation's time: a malformed
+                // or foreign operation. Nothing was applied.
+                tracing::warn!(domain = %self.ctx.base(), error = %e, "operation refused");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Delivery and apply (wire doc §7.2, §7.3).
+    fn try_deliver(&mut self, pending: &Pending) -> Result<Delivery, CloneError> {
+        let Pending { msg, op } = pending;
+        let time = op.time();
+        let seen = self.state.time.get_ticks(time)?;
+        if op.ticks() <= seen {
+            return Ok(Delivery::Duplicate);
+        }
+        if msg.prev > seen {
+            return Ok(Delivery::Gap);
+        }
+        let joined = self.state.time.update(time)?;
+        let blocked = self.state.gwc.tid(time).is_ok_and(|tid| tid == BLOCKED);
+        let pre_agreement = op.agreed().is_none() && time.any_lt(&self.state.agreed);
+        if blocked || pre_agreement {
+            // Ignored, but the clock must not claim the operation was seen
+            let public = self.state.gwc.get_ticks(time)?;
+            let rewound = joined.ticked_by(&time.ticked_to(public))?;
+            self.save_state(JournalState { time: rewound, ..self.state.clone() })?;
+            return Ok(Delivery::Ignored);
+        }
+        let applied = match self.cut_if_fused(op) {
+            Ok(cut) => cut,
+            Err(CloneError::Engine(e)) => {
+                tracing::warn!(domain = %self.ctx.base(), error = %e, "cannot cut fused operation; applying it whole");
+                op.clone()
+            }
+            Err(e) => return Err(e),
+        };
+        let attribution = msg.attr.as_ref().map(|a| msgpack::encode(&Attribution::to_value(Some(a)))).transpose()?;
+        self.journal_and_apply(&applied, joined, attribution)?;
+        Ok(Delivery::Applied)
+    }
+
+    /// Applies an operation with its journal entry: the local clock ticks
+    /// twice (as JS: one tick for the entry, one reserved for a constraint
+    /// resolution), the entry goes at the first new tick.
+    pub(super) fn journal_and_apply(
+        &mut self,
+        op: &MeldOperation,
+        joined: TreeClock,
+        attribution: Option<Vec<u8>>,
+    ) -> Result<(), CloneError> {
+        let time = op.time();
+        let entry_time = joined.ticked();
+        let local_tick = entry_time.ticks().ok_or(Error::NoId)?;
+        let prev = (self.state.gwc.get_ticks(time)?, self.state.gwc.tid(time)?.to_owned());
+        let agreed = match op.agreed() {
+            Some(agreed) => time.ticked_to(agreed.tick),
+            None => self.state.agreed.clone(),
+        };
+        let new_state =
+            JournalState { start: self.state.start, time: entry_time.ticked(), gwc: self.state.gwc.set(time)?, agreed };
+        let append = JournalAppend {
+            local_tick,
+            prev,
+            tid: op.tid().to_owned(),
+            op_bytes: op.enc().to_vec(),
+            attribution,
+            new_state: new_state.clone(),
+        };
+        self.dataset.apply(op.patch(), &Entailments::default(), &append)?;
+        self.state = new_state;
+        Ok(())
+    }
+
+    /// Cuts from a fused operation what the journal shows we have already
+    /// applied (wire doc §6.7); operations we cannot cut go whole.
+    fn cut_if_fused(&self, op: &MeldOperation) -> Result<MeldOperation, CloneError> {
+        if !op.is_fused() {
+            return Ok(op.clone());
+        }
+        let seen = self.state.gwc.get_ticks(op.time())?;
+        if seen < op.from() {
+            return Ok(op.clone());
+        }
+        let mut tid = op.time().ticked_to(seen).hash();
+        let Some(bytes) = self.dataset.operation(&tid)? else {
+            return Ok(op.clone());
+        };
+        let mut prevs = vec![MeldOperation::decode(&self.ctx, &bytes)?];
+        while let Some((prev_tick, prev_tid)) = self.dataset.prev(&tid)? {
+            if prev_tick < op.from() {
+                break;
+            }
+            let Some(bytes) = self.dataset.operation(&prev_tid)? else { break };
+            prevs.push(MeldOperation::decode(&self.ctx, &bytes)?);
+            tid = prev_tid;
+        }
+        prevs.reverse();
+        Ok(op::cut(&self.ctx, op, &prevs)?)
+    }
+}
