@@ -293,3 +293,6 @@ impl Params {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,269 @@
+//! The clone state machine against a scripted remote process: operations are
+//! built with a clock forked by the clone's own snapshot answer, as a JS
+//! clone's would be.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::meld::clock::TreeClock;
+use crate::meld::control::{ACK, Control, Notification, SnapshotDatum};
+use crate::meld::op::{MeldOperation, OperationMessage};
+use crate::meld::term::{Term, TidSet, Triple, XS_STRING};
+use crate::meld::{Literal, TidPatch};
+
+const DOMAIN: &str = "sd.acc.ex.org";
+
+fn db() -> sled::Db {
+    sled::Config::new().temporary(true).open().unwrap()
+}
+
+fn open(db: &sled::Db, genesis: bool) -> MeldClone {
+    let dataset = Dataset::open(db, "t").unwrap();
+    MeldClone::open(dataset, CloneConfig { id: "gw".into(), domain: DOMAIN.into(), genesis }).unwrap()
+}
+
+fn triple(s: &str, p: &str, o: &str) -> Triple {
+    Triple::new(
+        Term::iri(format!("http://{DOMAIN}/{s}")),
+        format!("http://{DOMAIN}/#{p}"),
+        Term::Literal(Literal::new(o, XS_STRING)),
+    )
+}
+
+fn params(from: &str, to: &str, message: &str) -> Params {
+    Params { from_id: from.into(), to_id: to.into(), message_id: Some(message.into()), ..Params::default() }
+}
+
+fn all_triples(clone: &MeldClone) -> Vec<Triple> {
+    clone.dataset().triples().map(|t| t.unwrap().triple).collect()
+}
+
+/// A remote process with its own clock, writing unfused operations.
+struct Remote {
+    time: TreeClock,
+    last_public: u64,
+}
+
+impl Remote {
+    fn write(&mut self, inserts: &[Triple], deletes: Vec<(Triple, TidSet)>) -> (Vec<u8>, String) {
+        let time = self.time.ticked();
+        let tid = time.hash();
+        let patch =
+            TidPatch { deletes, inserts: inserts.iter().map(|t| (t.clone(), TidSet::from([tid.clone()]))).collect() };
+        let ticks = time.ticks().unwrap();
+        let op = MeldOperation::new(&Context::operation(DOMAIN), ticks, time.clone(), patch, None, None, None).unwrap();
+        let msg = OperationMessage { prev: self.last_public, enc: op.enc().to_vec(), attr: None };
+        self.time = time;
+        self.last_public = ticks;
+        (msg.encode().unwrap(), tid)
+    }
+}
+
+/// A live genesis clone and a remote process forked from it by a snapshot.
+fn live_with_remote(db: &sled::Db) -> (MeldClone, Remote, Instant) {
+    let now = Instant::now();
+    let mut clone = open(db, true);
+    let out = clone.handle(Input::Presence(vec![]), now).unwrap();
+    assert_eq!(out, vec![Output::Present(true)], "alone, the clone is the silo");
+    let request = Control::SnapshotRequest { new_clock: true }.encode().unwrap();
+    let out = clone.handle(Input::Send(params("r", "gw", "m1"), request), now).unwrap();
+    let [Output::Reply(reply, payload)] = &out[..] else { panic!("{out:?}") };
+    assert_eq!(reply.sent_message_id.as_deref(), Some("m1"));
+    let (Control::SnapshotResponse { clock: Some(theirs), .. }, _) = Control::decode(payload).unwrap() else {
+        panic!("not a snapshot response")
+    };
+    let ack = Params { sent_message_id: reply.message_id.clone(), ..params("r", "gw", "m2") };
+    clone.handle(Input::Reply(ack, ACK.to_vec()), now).unwrap();
+    (clone, Remote { time: theirs, last_public: 0 }, now)
+}
+
+#[test]
+fn applies_remote_operations_once_and_in_causal_order() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    let (op1, _) = remote.write(&[triple("fred", "name", "Fred")], vec![]);
+    let (op2, _) = remote.write(&[triple("wilma", "name", "Wilma")], vec![]);
+    clone.handle(Input::Operation(op1.clone()), now).unwrap();
+    assert_eq!(all_triples(&clone).len(), 1);
+    let entries = clone.dataset().entries_after(0).count();
+    // Re-delivery changes nothing
+    clone.handle(Input::Operation(op1), now).unwrap();
+    assert_eq!(clone.dataset().entries_after(0).count(), entries);
+    clone.handle(Input::Operation(op2), now).unwrap();
+    assert_eq!(all_triples(&clone).len(), 2);
+    // A delete names the TIDs it removes
+    let fred = clone.dataset().get(&triple("fred", "name", "Fred")).unwrap().unwrap();
+    let (op3, _) = remote.write(&[], vec![(fred.triple, fred.tids)]);
+    clone.handle(Input::Operation(op3), now).unwrap();
+    assert_eq!(all_triples(&clone), vec![triple("wilma", "name", "Wilma")]);
+}
+
+#[test]
+fn a_gap_in_a_process_triggers_a_revup() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    clone.handle(Input::Presence(vec!["gw".into(), "r".into()]), now).unwrap();
+    let _lost = remote.write(&[triple("a", "p", "1")], vec![]);
+    let (op2, _) = remote.write(&[triple("b", "p", "2")], vec![]);
+    let out = clone.handle(Input::Operation(op2), now).unwrap();
+    assert!(all_triples(&clone).is_empty(), "nothing applied past a gap");
+    let [Output::Send(to, payload)] = &out[..] else { panic!("{out:?}") };
+    assert_eq!(to.to_id, "r");
+    assert!(matches!(Control::decode(payload).unwrap().0, Control::RevupRequest { .. }));
+}
+
+#[test]
+fn snapshot_answers_stream_every_triple_and_each_process_past() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    let written: Vec<Triple> = (0..25).map(|i| triple(&format!("s{i}"), "n", &i.to_string())).collect();
+    for chunk in written.chunks(5) {
+        let (op, _) = remote.write(chunk, vec![]);
+        clone.handle(Input::Operation(op), now).unwrap();
+    }
+    let request = Control::SnapshotRequest { new_clock: true }.encode().unwrap();
+    let out = clone.handle(Input::Send(params("n", "gw", "q"), request), now).unwrap();
+    let [Output::Reply(reply, payload)] = &out[..] else { panic!("{out:?}") };
+    let (Control::SnapshotResponse { clock: Some(theirs), data_address, updates_address, .. }, _) =
+        Control::decode(payload).unwrap()
+    else {
+        panic!("not a snapshot response")
+    };
+    // The new clone's clock is a fork: same TID as our last public time
+    assert_ne!(theirs, clone.state().time);
+    // An operation arriving before the ACK is held, then forwarded and applied
+    let (late, _) = remote.write(&[triple("late", "n", "x")], vec![]);
+    assert!(clone.handle(Input::Operation(late.clone()), now).unwrap().is_empty());
+    assert_eq!(all_triples(&clone).len(), 25);
+    let ack = Params { sent_message_id: reply.message_id.clone(), ..params("n", "gw", "a") };
+    let out = clone.handle(Input::Reply(ack, ACK.to_vec()), now).unwrap();
+    let ctx = Context::operation(DOMAIN);
+    let (mut triples, mut pasts, mut updates, mut completes) = (Vec::new(), 0, Vec::new(), 0);
+    for o in out {
+        let Output::Notify(p, payload) = o else { panic!("{o:?}") };
+        assert_eq!(p.to_id, "n");
+        match Notification::decode(&payload).unwrap() {
+            Notification::Next(item) if p.channel_id.as_ref() == Some(&data_address) => {
+                match SnapshotDatum::decode(&item).unwrap() {
+                    datum @ SnapshotDatum::Inserts { .. } => triples.extend(datum.triples(&ctx).unwrap()),
+                    datum @ SnapshotDatum::Operation(_) => {
+                        let op = datum.to_operation(&ctx).unwrap();
+                        assert_eq!((op.from(), op.is_fused()), (1, true), "the remote's 5 writes, fused");
+                        pasts += 1;
+                    }
+                }
+            }
+            Notification::Next(item) => {
+                assert_eq!(p.channel_id.as_ref(), Some(&updates_address));
+                updates.push(item);
+            }
+            Notification::Complete => completes += 1,
+            Notification::Error(e) => panic!("{e:?}"),
+        }
+    }
+    let mut sent: Vec<Triple> = triples.into_iter().map(|(t, _)| t).collect();
+    sent.sort();
+    let mut expected = written.clone();
+    expected.sort();
+    assert_eq!(sent, expected, "exactly the data as of the response");
+    assert_eq!((pasts, completes), (1, 2));
+    assert_eq!(updates, vec![late]);
+    assert_eq!(all_triples(&clone).len(), 26, "the held operation is applied after the ACK");
+}
+
+#[test]
+fn revup_answers_send_what_the_requester_has_not_seen() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    let (op1, _) = remote.write(&[triple("a", "p", "1")], vec![]);
+    clone.handle(Input::Operation(op1), now).unwrap();
+    let remote_time = remote.time.clone();
+    // Our own write, which the remote has not seen
+    let (out, changed) = clone.write(&[], &[triple("b", "p", "2")], now).unwrap();
+    assert!(changed && matches!(&out[..], [Output::Operation(_)]));
+    let request = Control::RevupRequest { time: remote_time }.encode().unwrap();
+    let out = clone.handle(Input::Send(params("r", "gw", "q"), request), now).unwrap();
+    let [Output::Reply(reply, payload)] = &out[..] else { panic!("{out:?}") };
+    let (Control::RevupResponse { gwc: Some(_), updates_address }, _) = Control::decode(payload).unwrap() else {
+        panic!("revup refused")
+    };
+    let ack = Params { sent_message_id: reply.message_id.clone(), ..params("r", "gw", "a") };
+    let out = clone.handle(Input::Reply(ack, ACK.to_vec()), now).unwrap();
+    let ctx = Context::operation(DOMAIN);
+    let mut ops = Vec::new();
+    for o in &out {
+        let Output::Notify(p, payload) = o else { panic!("{o:?}") };
+        assert_eq!(p.channel_id.as_ref(), Some(&updates_address));
+        if let Notification::Next(item) = Notification::decode(payload).unwrap() {
+            let msg = OperationMessage::decode(&item).unwrap();
+            ops.push(MeldOperation::decode(&ctx, &msg.enc).unwrap());
+        }
+    }
+    assert_eq!(ops.len(), 1, "the remote's own operation is known to it");
+    assert_eq!(ops[0].patch().inserts[0].0, triple("b", "p", "2"));
+    // Our journal starts at genesis, so even a requester that has seen
+    // nothing of us can be revved up (from the start)
+    let stranger = TreeClock::genesis().forked().unwrap().1;
+    let request = Control::RevupRequest { time: stranger }.encode().unwrap();
+    let out = clone.handle(Input::Send(params("x", "gw", "q2"), request), now).unwrap();
+    let [Output::Reply(_, payload)] = &out[..] else { panic!("{out:?}") };
+    assert!(matches!(Control::decode(payload).unwrap().0, Control::RevupResponse { gwc: Some(_), .. }));
+}
+
+#[test]
+fn recovers_by_revup_when_others_are_present_at_start() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    let (op1, _) = remote.write(&[triple("a", "p", "1")], vec![]);
+    let (op2, _) = remote.write(&[triple("b", "p", "2")], vec![]);
+    clone.handle(Input::Operation(op1), now).unwrap();
+    drop(clone);
+    // Restarted: the journal is there; someone else is present
+    let mut clone = open(&db, true);
+    assert_eq!(all_triples(&clone).len(), 1);
+    let out = clone.handle(Input::Presence(vec!["gw".into(), "r".into()]), now).unwrap();
+    let [Output::Send(request, _)] = &out[..] else { panic!("{out:?}") };
+    // Broadcasts during recovery wait
+    let (op3, _) = remote.write(&[triple("c", "p", "3")], vec![]);
+    clone.handle(Input::Operation(op3), now).unwrap();
+    let response = Control::RevupResponse { gwc: Some(clone.state().gwc.clone()), updates_address: "u".into() };
+    let reply = Params { sent_message_id: request.message_id.clone(), ..params("r", "gw", "resp") };
+    let out = clone.handle(Input::Reply(reply, response.encode().unwrap()), now).unwrap();
+    assert!(matches!(&out[..], [Output::Reply(ack, payload)] if payload == &ACK && ack.to_id == "r"));
+    let notify = Params { from_id: "r".into(), to_id: "gw".into(), channel_id: Some("u".into()), ..Params::default() };
+    clone.handle(Input::Notify(notify.clone(), Notification::Next(op2).encode().unwrap()), now).unwrap();
+    assert_eq!(all_triples(&clone).len(), 2);
+    let out = clone.handle(Input::Notify(notify, Notification::Complete.encode().unwrap()), now).unwrap();
+    assert_eq!(out, vec![Output::Present(true)]);
+    assert_eq!(clone.liveness(), Liveness::Live);
+    assert_eq!(all_triples(&clone).len(), 3, "the broadcast held during recovery is applied");
+}
+
+#[test]
+fn a_silent_collaborator_is_passed_over_and_we_go_live() {
+    let db = db();
+    let now = Instant::now();
+    let mut clone = open(&db, true);
+    let out = clone.handle(Input::Presence(vec!["x".into(), "gw".into(), "y".into()]), now).unwrap();
+    assert!(matches!(&out[..], [Output::Send(p, _)] if p.to_id == "x"));
+    let later = clone.next_deadline().unwrap() + Duration::from_millis(1);
+    let out = clone.handle(Input::Tick, later).unwrap();
+    assert!(matches!(&out[..], [Output::Send(p, _)] if p.to_id == "y"));
+    let later = clone.next_deadline().unwrap() + Duration::from_millis(1);
+    let out = clone.handle(Input::Tick, later).unwrap();
+    assert_eq!(out, vec![Output::Present(true)]);
+}
+
+#[test]
+fn garbage_never_reaches_the_store() {
+    let db = db();
+    let (mut clone, _remote, now) = live_with_remote(&db);
+    let state = clone.state().clone();
+    for junk in [vec![], vec![0xc1], b"\x83\xa4prev\x00\xa3enc\xc4\x01\x00\xa4attr\xc0".to_vec(), vec![0x90; 40]] {
+        clone.handle(Input::Operation(junk.clone()), now).unwrap();
+        clone.handle(Input::Send(params("r", "gw", "m"), junk.clone()), now).unwrap();
+        clone.handle(Input::Notify(params("r", "gw", "m"), junk), now).unwrap();
+    }
+    assert_eq!(clone.state(), &state);
+    assert!(all_triples(&clone).is_empty());
+}
