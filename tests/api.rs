@@ -174,3 +174,11 @@ async fn malformed_input_is_400_and_changes_nothing() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(h.accounts.get("acc").unwrap().unwrap().keyids.len(), 1);
 }
+
+#[tokio::test]
+async fn context_names_the_gateway_domain() {
+    let h = harness();
+    let (status, body) = h.call("GET", "/api/v1/context", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["@base"], "http://ex.org/");
+}

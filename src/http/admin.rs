@@ -159,6 +159,18 @@ pub(super) fn clone_config(
     config
 }
 
+/// `GET /api/v1/context`: the JSON-LD context of the gateway's own data, as
+/// the Node gateway publishes it.
+pub async fn context(State(state): State<ApiState>) -> impl IntoResponse {
+    let body = json!({
+        "@base": format!("http://{}/", state.gateway.domain),
+        "@vocab": "http://gw.m-ld.org/#",
+        "naming": { "@type": "@vocab" },
+        "remotesAuth": { "@type": "@vocab" }
+    });
+    ([(header::CONTENT_TYPE, "application/ld+json")], body.to_string())
+}
+
 /// `GET /metrics`: relay counters in Prometheus text format.
 pub async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
     let mut out = String::new();

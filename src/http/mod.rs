@@ -38,6 +38,7 @@ pub struct ApiState {
 /// The HTTP routes of the gateway.
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/api/v1/context", get(admin::context))
         .route("/api/v1/user/{account}/key", post(admin::post_key))
         .route("/api/v1/user/{account}", patch(admin::patch_account))
         .route("/api/v1/domain/{account}", post(admin::post_domain))
