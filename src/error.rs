@@ -23,6 +23,9 @@ pub enum ApiError {
     /// The resource does not support this (e.g. no UUID naming).
     #[error("{0}")]
     MethodNotAllowed(&'static str),
+    /// A conditional request's precondition (`If-Match`) failed.
+    #[error("{0}")]
+    PreconditionFailed(&'static str),
     /// The request conflicts with the resource's state.
     #[error("{0}")]
     Conflict(&'static str),
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -2,6 +2,7 @@
 //! rules live in `auth` and `accounts`; handlers only translate.
 
 mod admin;
+mod clone_api;
 mod site;
 mod subdomain;
 
@@ -43,6 +44,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/user/{account}", patch(admin::patch_account))
         .route("/api/v1/domain/{account}", post(admin::post_domain))
         .route("/api/v1/domain/{account}/{name}", put(subdomain::put_subdomain).delete(subdomain::delete_subdomain))
+        .route(
+            "/api/v1/domain/{account}/{name}/state",
+            get(clone_api::get_state)
+                .post(clone_api::post_state)
+                .layer(DefaultBodyLimit::max(clone_api::WRITE_BODY_LIMIT)),
+        )
         .route("/", get(site::home))
         .route("/healthz", get(async || "ok"))
         .route("/metrics", get(admin::metrics))

@@ -54,7 +54,7 @@ fn put_body(body: &Bytes) -> Result<PutBody, ApiError> {
     Ok(PutBody { use_signatures, user })
 }
 
-fn subdomain_id(account: String, name: String) -> Result<SubdomainId, ApiError> {
+pub(super) fn subdomain_id(account: String, name: String) -> Result<SubdomainId, ApiError> {
     account_name(&account)?;
     if !naming::is_component(&name) {
         return Err(ApiError::BadRequest("subdomain names are lowercase letters, digits, - or _".into()));

@@ -7,6 +7,7 @@
 //! - [`clock`]: [`TreeClock`] (causal time, one process's identity) and the
 //!   TID hash; [`gwc`]: [`GlobalClock`], the latest public tick and TID of
 //!   every process.
+//! - [`jrql`]: json-rql reads and writes over a [`Dataset`] (the Clone API).
 //! - [`jsonld`]: operation JSON-LD ⇄ triples under a domain's [`Context`],
 //!   and subjects rendered for reads.
 //! - [`op`]: `OperationMessage`/`EncodedOperation` ⇄ [`MeldOperation`],
@@ -24,6 +25,7 @@ pub mod control;
 pub mod dataset;
 pub mod error;
 pub mod gwc;
+pub mod jrql;
 pub mod jsonld;
 pub mod msgpack;
 pub mod op;
@@ -38,6 +40,7 @@ pub use clone::{CloneConfig, CloneError, Input, Liveness, MeldClone, Output, Par
 pub use dataset::{Dataset, DatasetError};
 pub use error::Error;
 pub use gwc::GlobalClock;
+pub use jrql::JrqlError;
 pub use jsonld::Context;
 pub use op::{Agreed, Attribution, MeldOperation, OperationMessage};
 pub use term::{Literal, Term, Tid, TidPatch, TidSet, Triple};

@@ -403,3 +403,58 @@ mod tests {
         assert_eq!(o.get("z").and_then(Value::as_u64), Some(1));
     }
 }
+
+/// Serialises as `JSON.stringify` would: integral numbers without a decimal
+/// point, non-finite numbers as `null`, `undefined` object members left out
+/// (and `null` in arrays), Buffers as Node's `{"type":"Buffer","data":[…]}`.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Null | Value::Undefined => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) if !n.is_finite() => s.serialize_unit(),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 => s.serialize_i64(*n as i64),
+            Value::Number(n) => s.serialize_f64(*n),
+            Value::Str(text) => s.serialize_str(text),
+            Value::Bin(bytes) => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("type", "Buffer")?;
+                map.serialize_entry("data", bytes)?;
+                map.end()
+            }
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(object) => {
+                let present = object.iter().filter(|(_, v)| !matches!(v, Value::Undefined));
+                let mut map = s.serialize_map(None)?;
+                for (k, v) in present {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod json_text_tests {
+    use super::*;
+
+    #[test]
+    fn serialises_like_json_stringify() {
+        let mut o = Object::new();
+        o.insert("b", Value::Number(40.0));
+        o.insert("a", Value::Number(1.5));
+        o.insert("gone", Value::Undefined);
+        o.insert("list", Value::Array(vec![Value::Undefined, Value::Number(f64::NAN), Value::Bool(true)]));
+        o.insert("bin", Value::Bin(vec![1, 2]));
+        let text = serde_json::to_string(&Value::Map(o)).unwrap();
+        assert_eq!(text, r#"{"b":40,"a":1.5,"list":[null,null,true],"bin":{"type":"Buffer","data":[1,2]}}"#);
+    }
+}

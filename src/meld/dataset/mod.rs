@@ -96,6 +96,12 @@ impl Dataset {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+
+    /// Writes everything applied so far to disk (blocking; an fsync).
+    pub fn flush(&self) -> Result<(), DatasetError> {
+        self.db.flush()?;
+        Ok(())
+    }
 }
 
 /// One generation's trees. An array, so indexing by the `keys` constants is

@@ -1,0 +1,147 @@
+//! The Clone API (the Node gateway's paths and shapes): read a named
+//! subdomain's backup clone with json-rql (`GET …/state?q=`), answered as
+//! newline-delimited JSON, one subject or binding per line; and write to it
+//! (`POST …/state`) as a local operation of the backup clone, broadcast to the
+//! domain's clones and flushed to disk before the answer. `ETag: "<tick>"` is
+//! the backup clone's clock; `If-Match` makes a write conditional on it.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::ApiState;
+use super::admin::authenticate;
+use super::subdomain::subdomain_id;
+use crate::accounts::SubdomainId;
+use crate::error::ApiError;
+use crate::meld::jrql::{self, JrqlError};
+use crate::meld::{Context, MeldClone};
+
+/// Largest Clone API write body.
+pub const WRITE_BODY_LIMIT: usize = 1024 * 1024;
+
+impl From<JrqlError> for ApiError {
+    fn from(e: JrqlError) -> Self {
+        if e.is_client_error() {
+            ApiError::BadRequest(e.to_string())
+        } else {
+            tracing::error!(error = %e, "json-rql evaluation failed");
+            ApiError::Unavailable("the subdomain's store failed")
+        }
+    }
+}
+
+/// The clone's clock ticks, as an entity tag.
+fn etag(clone: &MeldClone) -> String {
+    format!("\"{}\"", clone.state().time.ticks().unwrap_or(0))
+}
+
+fn etag_header(tag: &str) -> HeaderValue {
+    HeaderValue::from_str(tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// Authenticates and authorises a Clone API request for `sd`.
+fn authorised(state: &ApiState, headers: &HeaderMap, account: String, name: String) -> Result<SubdomainId, ApiError> {
+    let sd = subdomain_id(account, name)?;
+    let who = authenticate(state, headers)?;
+    state.authority.authorise_account(&who, &sd.account)?;
+    Ok(sd)
+}
+
+/// `GET /api/v1/domain/:account/:name/state?q=<json-rql>` (or `query=`);
+/// `?lock` answers whether the state is locked.
+#[tracing::instrument(skip_all, fields(account = %account, name = %name))]
+pub async fn get_state(
+    State(state): State<ApiState>,
+    Path((account, name)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let sd = authorised(&state, &headers, account, name)?;
+    let Some(text) = params.get("q").or_else(|| params.get("query")) else {
+        if params.contains_key("lock") {
+            state.backups.ensure(&sd).await?;
+            // Nothing holds a lock without poll, which is not offered yet
+            return Ok(([(header::CONTENT_TYPE, "application/json")], "false").into_response());
+        }
+        return Err(ApiError::MethodNotAllowed("give a query with q= or query="));
+    };
+    let ctx = Context::domain(&sd.to_domain(&state.gateway.domain));
+    // A bad query is refused before the clone is even opened
+    let query = jrql::parse_read_json(&ctx, text)?;
+    let backup = state.backups.ensure(&sd).await?;
+    let (tag, results) =
+        backup.run(move |clone, _| ((etag(clone), jrql::read(clone.dataset(), &ctx, &query)), Vec::new())).await?;
+    let mut body = Vec::new();
+    for result in results? {
+        // Serialising a Value cannot fail: every case maps to JSON
+        if serde_json::to_writer(&mut body, &result).is_ok() {
+            body.push(b'\n');
+        }
+    }
+    let headers =
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson")), (header::ETAG, etag_header(&tag))];
+    Ok((headers, Body::from(body)).into_response())
+}
+
+/// `POST /api/v1/domain/:account/:name/state` with a json-rql write.
+#[tracing::instrument(skip_all, fields(account = %account, name = %name))]
+pub async fn post_state(
+    State(state): State<ApiState>,
+    Path((account, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let sd = authorised(&state, &headers, account, name)?;
+    let body = body?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+    let ctx = Context::domain(&sd.to_domain(&state.gateway.domain));
+    let write = jrql::parse_write_json(&ctx, text)?;
+    let if_match = headers.get(header::IF_MATCH).map(|v| v.to_str().unwrap_or_default().to_owned());
+    let backup = state.backups.ensure(&sd).await?;
+    let outcome = backup
+        .run(move |clone, now| {
+            let tag = etag(clone);
+            if if_match.as_ref().is_some_and(|m| m != "*" && *m != tag) {
+                return (Written::Stale(tag), Vec::new());
+            }
+            let resolved = match jrql::resolve_write(clone.dataset(), &write) {
+                Ok(resolved) => resolved,
+                Err(e) => return (Written::Refused(e), Vec::new()),
+            };
+            match clone.write(&resolved.deletes, &resolved.inserts, now) {
+                // Durable before the answer: the write is on disk
+                Ok((out, _)) => match clone.dataset().flush() {
+                    Ok(()) => (Written::Done(etag(clone)), out),
+                    Err(e) => (Written::Failed(e.to_string()), out),
+                },
+                Err(e) => (Written::Failed(e.to_string()), Vec::new()),
+            }
+        })
+        .await?;
+    match outcome {
+        Written::Done(tag) => Ok((StatusCode::OK, [(header::ETAG, etag_header(&tag))]).into_response()),
+        Written::Stale(tag) => {
+            let mut response = ApiError::PreconditionFailed("If-Match does not match the current ETag").into_response();
+            response.headers_mut().insert(header::ETAG, etag_header(&tag));
+            Ok(response)
+        }
+        Written::Refused(e) => Err(e.into()),
+        Written::Failed(detail) => {
+            tracing::error!(account = %sd.account, name = %sd.name, error = %detail, "Clone API write failed");
+            Err(ApiError::Unavailable("the write could not be stored"))
+        }
+    }
+}
+
+/// What a write came to, on the clone's thread.
+enum Written {
+    Done(String),
+    Stale(String),
+    Refused(JrqlError),
+    Failed(String),
+}
