@@ -157,9 +157,7 @@ impl Room {
         }
         (n, slow)
     }
-}
 
-impl Room {
     /// Sends `event(params, payload)` to the members whose clone id is `to`
     /// without judging them slow: a full queue is reported so the sender
     /// (an in-process peer streaming a snapshot) can wait and retry. Nothing

@@ -101,14 +101,7 @@ impl MeldClone {
         }
         match Control::decode(payload) {
             Ok((Control::RevupResponse { gwc: Some(gwc), updates_address }, _)) => {
-                let ack = Params {
-                    from_id: self.id.clone(),
-                    to_id: params.from_id.clone(),
-                    message_id: Some(self.ids.next()),
-                    sent_message_id: params.message_id.clone(),
-                    channel_id: None,
-                };
-                out.push(Output::Reply(ack, ACK.to_vec()));
+                out.push(Output::Reply(Params::reply_to(&params, self.ids.next()), ACK.to_vec()));
                 // Our entries the collaborator has not seen, e.g. writes made
                 // while it could not hear us
                 for msg in self.operations_since(&gwc)? {
