@@ -214,7 +214,13 @@ impl Backups {
 }
 
 impl DomainOpener for Backups {
-    fn open(&self, sd: SubdomainId) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(async move { self.ensure(&sd).await.map(|_| ()).map_err(|e| e.to_string()) })
+    fn open(&self, sd: SubdomainId) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, String>> + Send + '_>> {
+        Box::pin(async move {
+            match self.ensure(&sd).await {
+                Ok(_) => Ok(true),
+                Err(BackupError::NotFound) => Ok(false),
+                Err(e) => Err(e.to_string()),
+            }
+        })
     }
 }

@@ -120,6 +120,8 @@ pub async fn delete_subdomain(
     state.authority.authorise_account(&who, &sd.account)?;
     state.accounts.remove_subdomain(&sd.account, &sd.name, now_ms())?.ok_or(ApiError::NotFound)?;
     state.backups.remove(&sd).await?;
+    // Clones still connected to the removed domain are sent away
+    state.relay.close_domain(&sd.to_domain(&state.gateway.domain));
     tracing::info!(target: "audit", account = %sd.account, name = %sd.name, by = who.describe(), "subdomain removed");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -74,10 +74,10 @@ pub(super) async fn authorise(
     State(relay): State<Arc<Relay>>,
 ) -> Result<(), Refusal> {
     let mut decided = decide(&socket, auth.ok().flatten().as_ref(), &relay);
-    // A named subdomain's clones need its backup present (else a new clone
-    // finds nobody and fails as "siloed"): open it before accepting
+    // A registered subdomain's clones need its backup present (else a new
+    // clone finds nobody and fails as "siloed"): open it before accepting.
+    // Registration decides, not the shape of the name.
     if let (Ok((_, sd)), Some(opener)) = (&decided, relay.opener.get())
-        && !sd.is_uuid()
         && let Err(e) = opener.open(sd.clone()).await
     {
         tracing::error!(sid = %socket.id, account = %sd.account, name = %sd.name, error = %e, "relay: backup clone unavailable");

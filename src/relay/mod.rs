@@ -42,11 +42,12 @@ pub struct RelayConfig {
     pub max_message_bytes: u64,
 }
 
-/// Opens a named subdomain's backup clone and resolves once it is present,
-/// so that sockets are only admitted to a domain someone can serve.
+/// Opens a registered subdomain's backup clone and resolves once it is
+/// present, so that sockets are only admitted to a domain someone can serve.
 pub trait DomainOpener: Send + Sync {
-    /// Ensures the backup clone of `sd` is open and present.
-    fn open(&self, sd: SubdomainId) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    /// Ensures the backup clone of `sd` is open and present; `Ok(false)` if
+    /// `sd` is not a registered subdomain (a UUID subdomain has no backup).
+    fn open(&self, sd: SubdomainId) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + '_>>;
 }
 
 /// The relay's shared state: rooms by domain, and counters.
@@ -168,6 +169,21 @@ impl Relay {
             slow
         };
         self.disconnect_slow(slow);
+    }
+
+    /// Disconnects every member of a domain (its subdomain was removed).
+    pub fn close_domain(&self, domain: &str) {
+        let room = self.rooms().get(domain).cloned();
+        if let Some(room) = room {
+            for sink in room.members() {
+                match sink {
+                    Sink::Socket(socket) => {
+                        tokio::spawn(close_when_possible(socket));
+                    }
+                    Sink::Peer(peer) => peer.drop_from(self),
+                }
+            }
+        }
     }
 
     /// Number of domains with connected sockets.

@@ -91,6 +91,11 @@ impl Room {
         (state.members.is_empty(), slow)
     }
 
+    /// Every member's sink.
+    pub(super) fn members(&self) -> Vec<Sink> {
+        self.lock().members.iter().map(|m| m.sink.clone()).collect()
+    }
+
     /// Sends the current presence list to one member.
     pub(super) fn send_presence(&self, sid: Sid, stats: &RelayStats) -> Slow {
         let state = self.lock();

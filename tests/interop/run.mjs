@@ -5,7 +5,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { TestContext } from './lib/context.mjs';
+import { TestContext, Skip } from './lib/context.mjs';
 import { SpawnedGateway } from './lib/gateway.mjs';
 import { deadline } from './lib/util.mjs';
 
@@ -111,18 +111,18 @@ async function main() {
   }
 
   const scale = Number(process.env.SCENARIO_TIMEOUT_SCALE || 1);
-  let passed = 0, failed = 0;
+  let passed = 0, failed = 0, skipped = 0;
   for (const s of scenarios) {
     if (gateway?.exit) {
       console.log(`FAIL ${s.name}: not run, the gateway has exited (${gateway.describeExit()})`);
       failed++;
       continue;
     }
-    const ctx = new TestContext({ ...target, verbose, name: s.name });
+    const ctx = new TestContext({ ...target, verbose, name: s.name, gateway });
     const t0 = Date.now();
     let error = null;
     try {
-      const crashed = gateway ? gateway.exited.then(() => {
+      const crashed = gateway ? gateway.crashed.then(() => {
         throw new Error(`gateway exited during the scenario (${gateway.describeExit()})`);
       }) : new Promise(() => {});
       await deadline(Promise.race([s.run(ctx), crashed]), s.timeoutMs * scale, `scenario ${s.name}`);
@@ -134,6 +134,9 @@ async function main() {
     if (!error) {
       console.log(`ok ${s.name} (${ms} ms)`);
       passed++;
+    } else if (error instanceof Skip) {
+      console.log(`SKIP ${s.name}: ${error.message}`);
+      skipped++;
     } else {
       console.log(`FAIL ${s.name}: ${firstLine(error)}`);
       if (verbose)
@@ -159,7 +162,7 @@ async function main() {
       await rm(gateway.dir, { recursive: true, force: true });
     }
   }
-  console.log(`${passed} passed, ${failed} failed`);
+  console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
   return failed ? 1 : 0;
 }
 

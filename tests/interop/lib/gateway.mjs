@@ -1,7 +1,7 @@
 // Starts and stops the meld-gateway binary for a test run.
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtemp, open, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep, randomAp } from './util.mjs';
@@ -28,17 +28,32 @@ export class SpawnedGateway {
   constructor({ bin, domain, rootAccount, logLevel }) {
     Object.assign(this, { bin, domain, rootAccount, logLevel });
     this.rootKey = newRootKey(rootAccount);
-    this.exit = null; // {code, signal} once exited
+    this.exit = null; // {code, signal} once the current process exited
   }
 
+  /**
+   * First start: a fresh temp directory, data directory and port. Resolves
+   * with the ms it took until `GET /healthz` answered 200.
+   */
   async start({ readyWithin = 30000 } = {}) {
     this.dir = await mkdtemp(join(tmpdir(), 'meld-gateway-e2e-'));
     this.dataPath = join(this.dir, 'data');
     this.logPath = join(this.dir, 'gateway.log');
     this.port = await freePort();
     this.origin = `http://127.0.0.1:${this.port}`;
+    // Settles (never rejects) with the exit of a gateway that stopped without
+    // being asked to: the runner fails the running scenario then
+    this.crashed = new Promise(resolve => (this.onCrash = resolve));
+    this.restarts = 0;
+    return this.launch(readyWithin);
+  }
+
+  /** Spawns the binary on this.port / this.dataPath and waits for /healthz */
+  async launch(readyWithin) {
     const log = await open(this.logPath, 'a');
-    this.child = spawn(this.bin, ['serve'], {
+    this.exit = null;
+    this.stopping = false;
+    const child = this.child = spawn(this.bin, ['serve'], {
       env: {
         ...process.env,
         M_LD_GATEWAY_GATEWAY: this.domain,
@@ -52,8 +67,16 @@ export class SpawnedGateway {
     });
     await log.close(); // the child keeps its own copy of the descriptor
     this.exited = new Promise(resolve => {
-      this.child.on('exit', (code, signal) => resolve(this.exit = { code, signal }));
-      this.child.on('error', e => resolve(this.exit = { code: null, signal: null, error: e }));
+      const done = x => {
+        if (this.child !== child)
+          return;
+        this.exit = x;
+        if (!this.stopping)
+          this.onCrash(x);
+        resolve(x);
+      };
+      child.on('exit', (code, signal) => done({ code, signal }));
+      child.on('error', e => done({ code: null, signal: null, error: e }));
     });
     const start = Date.now();
     for (;;) {
@@ -70,6 +93,37 @@ export class SpawnedGateway {
     }
   }
 
+  /**
+   * Stops the gateway with `signal` (SIGTERM: must exit within `graceMs`;
+   * SIGKILL: at once) and starts it again on the same port, data directory
+   * and root key. Resolves `{stoppedMs, readyMs, exit}`; rejects if the old
+   * process does not stop in time or the new one does not come up.
+   */
+  async restart({ signal = 'SIGTERM', graceMs = 5000, readyWithin = 30000 } = {}) {
+    if (this.exit)
+      throw new Error(`cannot restart: the gateway had already stopped (${this.describeExit()})`);
+    this.stopping = true;
+    const t0 = Date.now();
+    this.child.kill(signal);
+    const timedOut = Symbol();
+    const r = await Promise.race([this.exited, sleep(graceMs).then(() => timedOut)]);
+    if (r === timedOut) {
+      const conns = this.connections();
+      this.child.kill('SIGKILL');
+      await this.exited;
+      throw new Error(`gateway still running ${graceMs} ms after ${signal} (killed); connections: ${conns}`);
+    }
+    const stoppedMs = Date.now() - t0;
+    const exit = this.describeExit();
+    if (signal === 'SIGTERM' && (this.exit.signal || this.exit.code !== 0))
+      throw new Error(`gateway did not exit cleanly on SIGTERM: ${exit}`);
+    this.restarts++;
+    const mark = `\n===== e2e harness: gateway stopped by ${signal} (${exit}) after ${stoppedMs} ms; restart #${this.restarts} =====\n`;
+    await appendFile(this.logPath, mark);
+    const readyMs = await this.launch(readyWithin);
+    return { stoppedMs, readyMs, exit };
+  }
+
   describeExit() {
     const x = this.exit;
     if (!x)
@@ -84,6 +138,7 @@ export class SpawnedGateway {
     if (this.exit)
       return { ok: false, detail: `gateway had already stopped (${this.describeExit()})` };
     const t0 = Date.now();
+    this.stopping = true;
     this.child.kill('SIGTERM');
     const timedOut = Symbol();
     const r = await Promise.race([this.exited, sleep(graceMs).then(() => timedOut)]);
