@@ -33,8 +33,11 @@ pub use collaborate::Collaboration;
 /// m-ld's network timeout: acks, responses, channel gaps (wire doc §1.5).
 pub const NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Triples per snapshot data batch (as JS sends them).
-pub const SNAPSHOT_BATCH: usize = 10;
+/// Triples per snapshot data batch. JS sends 10, but a JS requester takes
+/// any size, and fewer, larger batches cost it less: a new JS clone took
+/// 0.63 s for 1k subjects with 10, 0.39 s with 100 (10k: 3.96 s → 3.70 s;
+/// 1 000 per batch gained little more and makes single messages large).
+pub const SNAPSHOT_BATCH: usize = 100;
 
 /// Routing parameters of a unicast (`send`, `reply`, `notify`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
