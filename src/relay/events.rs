@@ -19,8 +19,7 @@ use socketioxide_core::Value;
 use super::{Conn, Relay, Sink, UnicastKind};
 
 /// Registers the relay's event handlers on a socket accepted by the handshake.
-pub(super) fn register(socket: &SocketRef, conn: Arc<Conn>) {
-    let _ = conn;
+pub(super) fn register(socket: &SocketRef) {
     socket.on("present", async |_: Routed<Present>| {});
     socket.on("operation", async |_: Routed<Operation>| {});
     socket.on("send", async |_: Routed<Unicast<SendEv>>| {});

@@ -89,7 +89,7 @@ pub(super) async fn authorise(
             relay.stats.open.fetch_add(1, Ordering::Relaxed);
             // Handlers are registered before the socket is connected, so no
             // event can arrive without one
-            events::register(&socket, conn.clone());
+            events::register(&socket);
             let on_gone = conn.clone();
             socket.on_disconnect(move |s: SocketRef, State(relay): State<Arc<Relay>>| async move {
                 relay.stats.open.fetch_sub(1, Ordering::Relaxed);
