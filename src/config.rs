@@ -21,6 +21,12 @@ pub const DEFAULT_MAX_BUFFERED_PACKETS: usize = 4096;
 pub const DEFAULT_SUBDOMAIN_CACHE_SIZE: usize = 100;
 /// Default largest Socket.io message, in bytes.
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 8 * 1024 * 1024;
+/// Default most Clone API updates queued per subdomain for polls: every
+/// subdomain queues (as the Node gateway does) whether or not anyone polls,
+/// so this bounds the disk a backup-only subdomain spends on it.
+pub const DEFAULT_UPDATE_QUEUE_LIMIT: usize = 1000;
+/// Default Clone API lock timeout, in seconds.
+pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 300;
 
 /// Every setting, each optional: one layer of configuration.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
@@ -41,6 +47,9 @@ pub struct Settings {
     /// `[relay]` section.
     #[serde(default)]
     pub relay: RelaySettings,
+    /// `[clone_api]` section.
+    #[serde(default)]
+    pub clone_api: CloneApiSettings,
     /// Most backup clones open at once (`M_LD_GATEWAY_SUBDOMAIN_CACHE_SIZE`,
     /// the Node gateway's `subdomainCacheSize`).
     pub subdomain_cache_size: Option<usize>,
@@ -79,6 +88,18 @@ pub struct RelaySettings {
     pub max_buffered_packets: Option<usize>,
     /// Largest accepted message in bytes (`M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES`).
     pub max_message_bytes: Option<u64>,
+}
+
+/// `[clone_api]`: following updates (poll and lock).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CloneApiSettings {
+    /// Most updates queued per subdomain for polls; the oldest are dropped
+    /// past it (`M_LD_GATEWAY_CLONE_API__UPDATE_QUEUE_LIMIT`).
+    pub update_queue_limit: Option<usize>,
+    /// Seconds a poll's or write's lock lasts unless renewed
+    /// (`M_LD_GATEWAY_CLONE_API__LOCK_TIMEOUT_SECS`).
+    pub lock_timeout_secs: Option<u64>,
 }
 
 /// A configuration error, with the setting it concerns.
@@ -144,6 +165,10 @@ impl Settings {
                 max_message_bytes: parse("M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES")?,
             },
             subdomain_cache_size: parse("M_LD_GATEWAY_SUBDOMAIN_CACHE_SIZE")?.map(|v| v as usize),
+            clone_api: CloneApiSettings {
+                update_queue_limit: parse("M_LD_GATEWAY_CLONE_API__UPDATE_QUEUE_LIMIT")?.map(|v| v as usize),
+                lock_timeout_secs: parse("M_LD_GATEWAY_CLONE_API__LOCK_TIMEOUT_SECS")?,
+            },
         })
     }
 
@@ -163,6 +188,10 @@ impl Settings {
                 max_message_bytes: self.relay.max_message_bytes.or(lower.relay.max_message_bytes),
             },
             subdomain_cache_size: self.subdomain_cache_size.or(lower.subdomain_cache_size),
+            clone_api: CloneApiSettings {
+                update_queue_limit: self.clone_api.update_queue_limit.or(lower.clone_api.update_queue_limit),
+                lock_timeout_secs: self.clone_api.lock_timeout_secs.or(lower.clone_api.lock_timeout_secs),
+            },
         }
     }
 }
@@ -239,6 +268,10 @@ pub struct Config {
     pub max_message_bytes: u64,
     /// Most backup clones open at once.
     pub subdomain_cache_size: usize,
+    /// Most Clone API updates queued per subdomain.
+    pub update_queue_limit: usize,
+    /// How long a Clone API lock lasts unless renewed.
+    pub lock_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -267,8 +300,18 @@ impl Config {
         if max_message_bytes < 1024 {
             return Err(invalid("relay.max_message_bytes", "must be at least 1024"));
         }
+        let update_queue_limit = s.clone_api.update_queue_limit.unwrap_or(DEFAULT_UPDATE_QUEUE_LIMIT);
+        if update_queue_limit == 0 {
+            return Err(invalid("clone_api.update_queue_limit", "must be at least 1"));
+        }
+        let lock_timeout_secs = s.clone_api.lock_timeout_secs.unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS);
+        if lock_timeout_secs == 0 {
+            return Err(invalid("clone_api.lock_timeout_secs", "must be at least 1"));
+        }
         Ok(Config {
             gateway,
+            update_queue_limit,
+            lock_timeout: std::time::Duration::from_secs(lock_timeout_secs),
             root_key,
             data_path: s.data_path.unwrap_or_else(|| PathBuf::from("./data")),
             host,
@@ -301,6 +344,17 @@ mod tests {
         assert!(c.gateway.usable_by_js_clones());
         assert_eq!(c.gateway.origin, "http://localhost:3000/");
         assert!(c.root_key.is_none());
+        assert_eq!((c.update_queue_limit, c.lock_timeout.as_secs()), (1000, 300));
+    }
+
+    #[test]
+    fn clone_api_settings() {
+        let file: Settings = toml::from_str("[clone_api]\nupdate_queue_limit = 5\nlock_timeout_secs = 7\n").unwrap();
+        let env = Settings::from_env(&env(&[("M_LD_GATEWAY_CLONE_API__LOCK_TIMEOUT_SECS", "9")])).unwrap();
+        let c = Config::from_settings(env.over(file)).unwrap();
+        assert_eq!((c.update_queue_limit, c.lock_timeout.as_secs()), (5, 9));
+        let zero: Settings = toml::from_str("[clone_api]\nlock_timeout_secs = 0\n").unwrap();
+        assert!(Config::from_settings(zero).is_err());
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! | --- | --- |
 //! | [`config`] | settings from file, `M_LD_GATEWAY_*` environment and flags |
 //! | [`server`] | wiring of HTTP and Socket.io on one port, graceful shutdown |
-//! | [`http`] | the Administration API (axum): parsing, status codes |
+//! | [`http`] | the Administration and Clone APIs (axum): parsing, status codes |
 //! | [`relay`] | the Socket.io remotes relay: handshake, rooms, presence, routing |
-//! | [`backup`] | backup clones of named subdomains: open on demand, LRU, one thread each |
+//! | [`backup`] | backup clones of named subdomains: open on demand, LRU, one thread each; their update queue, lock and broadcast |
 //! | [`auth`] | keys, credentials, every access decision |
 //! | [`accounts`] | account model, names, storage |
 //! | [`store`] | the sled database and its key layout |

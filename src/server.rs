@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::accounts::AccountStore;
 use crate::auth::{AuthKey, Authority};
-use crate::backup::Backups;
+use crate::backup::{Backups, FollowSettings};
 use crate::config::Config;
 use crate::http::{ApiState, router};
 use crate::relay::{Relay, RelayConfig};
@@ -33,6 +33,8 @@ pub struct Gateway {
     pub relay: Arc<Relay>,
     /// The backup clones (closed at shutdown).
     pub backups: Backups,
+    /// Tells HTTP handlers the gateway is shutting down.
+    pub stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// Assembles the gateway over an open store (also used by tests).
@@ -51,16 +53,19 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
         accounts.clone(),
         config.gateway.domain.clone(),
         config.subdomain_cache_size,
+        FollowSettings { queue_limit: config.update_queue_limit, lock_timeout: config.lock_timeout },
     );
     relay.set_opener(Arc::new(backups.clone()));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let state = ApiState {
+        stopping,
         authority,
         accounts,
         gateway: Arc::new(config.gateway.clone()),
         relay: relay.clone(),
         backups: backups.clone(),
     };
-    Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups })
+    Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups, stop })
 }
 
 /// Runs the gateway until a shutdown signal.
@@ -91,7 +96,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "m-ld JS clones refuse domains whose last label is not 2-6 letters; set M_LD_GATEWAY_GATEWAY to a name like ex.org"
         );
     }
-    let Gateway { app, io, relay, backups } = build(&config, &store, root_key)?;
+    let Gateway { app, io, relay, backups, stop: stop_tx } = build(&config, &store, root_key)?;
 
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -108,7 +113,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let mut stop_rx = stop_tx.subscribe();
     let closing_io = io.clone();
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -11,6 +11,7 @@
 //! | `subdomains` | `<account>/<name>` | JSON [`crate::accounts::SubdomainRecord`] |
 //! | `tombstones` | `<account>/<name>` | removal time, ms since the epoch (8 bytes BE) |
 //! | `clone/<account>/<name>/…` | see `meld::dataset` | one backup clone's data and journal |
+//! | `updates/<account>/<name>` | `@ticks`, u64 BE | `@emitCount` (u32 BE), then the `MeldUpdate` JSON (Clone API poll queue) |
 
 use std::path::Path;
 
@@ -26,6 +27,11 @@ pub const TOMBSTONES_TREE: &str = "tombstones";
 /// Prefix of the trees of one backup clone.
 pub fn clone_tree_prefix(account: &str, name: &str) -> String {
     format!("clone/{account}/{name}")
+}
+
+/// Name of the tree queueing one subdomain's updates for Clone API polls.
+pub fn update_queue_tree_name(account: &str, name: &str) -> String {
+    format!("updates/{account}/{name}")
 }
 
 /// Storage failures. `Corruption` means stored bytes we cannot read back.

@@ -19,7 +19,11 @@ struct Harness {
 }
 
 fn harness() -> Harness {
-    let settings = Settings { gateway: Some("ex.org".into()), ..Default::default() };
+    harness_with(Settings::default())
+}
+
+fn harness_with(settings: Settings) -> Harness {
+    let settings = Settings { gateway: Some("ex.org".into()), ..settings };
     let config = Config::from_settings(settings).unwrap();
     let store = Store::temporary().unwrap();
     let root = AuthKey::generate("rootacc").unwrap();
@@ -47,6 +51,26 @@ impl Harness {
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
         let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         (status, json)
+    }
+
+    /// A request answered with its status, headers and text body.
+    async fn call_text(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &str,
+        body: Option<&str>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let req = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, auth);
+        let req = match body {
+            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_owned())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
     }
 
     async fn create_account(&self, name: &str) -> String {
@@ -181,4 +205,92 @@ async fn context_names_the_gateway_domain() {
     let (status, body) = h.call("GET", "/api/v1/context", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["@base"], "http://ex.org/");
+}
+
+/// The emit counts of a poll's NDJSON lines.
+fn emit_counts(ndjson: &str) -> Vec<u64> {
+    ndjson.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["@emitCount"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clone_api_locks_lapse_and_the_update_queue_is_bounded() {
+    let settings: Settings = toml::from_str("[clone_api]\nupdate_queue_limit = 2\nlock_timeout_secs = 1\n").unwrap();
+    let h = harness_with(settings);
+    let key = h.create_account("acc").await;
+    let auth = basic("acc", &key);
+    let (status, _) = h.call("PUT", "/api/v1/domain/acc/sd", Some(auth.clone()), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let state = "/api/v1/domain/acc/sd/state";
+    // Three writes under a lock: each queued as an echo, the oldest dropped
+    for i in 0..3 {
+        let body = format!("{{\"@id\": \"s{i}\", \"n\": {i}}}");
+        let (status, headers, _) = h.call_text("POST", &format!("{state}?lock"), &auth, Some(&body)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(headers[header::LOCATION], "/domain/acc/sd/state?lock");
+    }
+    let (status, headers, polled) = h.call_text("POST", "/api/v1/domain/acc/sd/poll", &auth, None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/x-ndjson");
+    assert_eq!(emit_counts(&polled), [2, 2], "bounded to 2, echoes polled: {polled}");
+    assert!(polled.contains("\"s2\"") && !polled.contains("\"s0\""), "the oldest dropped: {polled}");
+    let (_, _, locked) = h.call_text("GET", &format!("{state}?lock"), &auth, None).await;
+    assert_eq!(locked, "true");
+    // Nobody releases it: it lapses, and the queue is kept
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let (_, _, locked) = h.call_text("GET", &format!("{state}?lock"), &auth, None).await;
+    assert_eq!(locked, "false", "the lock lapsed");
+    let (status, _, _) = h.call_text("DELETE", &format!("{state}?lock"), &auth, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing to release");
+    let (_, _, polled) = h.call_text("POST", "/api/v1/domain/acc/sd/poll", &auth, None).await;
+    assert_eq!(emit_counts(&polled), [3, 3], "kept after the lapse: {polled}");
+    let (status, _, _) = h.call_text("DELETE", &format!("{state}?lock"), &auth, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, polled) = h.call_text("POST", "/api/v1/domain/acc/sd/poll", &auth, None).await;
+    assert_eq!(polled, "", "cleared by the release");
+    // Deleting the subdomain drops its queue with its data
+    let (status, _, _) = h.call_text("DELETE", "/api/v1/domain/acc/sd", &auth, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clone_api_update_stream_carries_writes() {
+    use futures_util::StreamExt;
+    let h = harness();
+    let key = h.create_account("acc").await;
+    let auth = basic("acc", &key);
+    let (status, _) = h.call("PUT", "/api/v1/domain/acc/sd", Some(auth.clone()), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let stream = |auth: &str, path: &str| {
+        Request::get(format!("/api/v1/domain/acc/{path}/updates"))
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let res = h.app.clone().oneshot(stream(&auth, "sd")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = res.into_body().into_data_stream();
+    let mut text = String::new();
+    let mut read_until = async |text: &mut String, what: &str| {
+        while !text.contains(what) {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), body.next()).await;
+            let chunk = chunk.unwrap_or_else(|_| panic!("no {what:?} in {text:?}")).unwrap().unwrap();
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    };
+    read_until(&mut text, "ready\n\n").await;
+    let (status, _, _) =
+        h.call_text("POST", "/api/v1/domain/acc/sd/state", &auth, Some(r#"{"@id": "fred", "name": "Fred"}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    read_until(&mut text, "}\n\n").await;
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let update: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(update["@insert"], json!([{"@id": "fred", "name": "Fred"}]));
+    assert_eq!(update["@delete"], json!([]));
+    assert!(update["@ticks"].is_u64() && update.get("@emitCount").is_none(), "{update}");
+    // Same auth as the Clone API; unknown subdomains are 404
+    let other = basic("other", &h.create_account("other").await);
+    assert_eq!(h.app.clone().oneshot(stream(&other, "sd")).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.app.clone().oneshot(stream("Basic !!", "sd")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(h.app.clone().oneshot(stream(&auth, "nosuch")).await.unwrap().status(), StatusCode::NOT_FOUND);
 }

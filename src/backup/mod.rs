@@ -5,21 +5,26 @@
 //! Clones are opened on demand (the first socket or API call for the
 //! subdomain) and kept in a bounded least-recently-used set; each runs on a
 //! thread of its own (see `task`) and joins the relay as an in-process peer.
+//! Each also feeds the Clone API's update following (`follow`, `queue`).
 //! Knows accounts (which subdomains exist) and the engine; nothing of HTTP.
 
+mod follow;
+mod queue;
 mod task;
 mod wire;
+
+pub use follow::{Follow, FollowSettings, Queueing};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 use crate::accounts::{AccountStore, SubdomainId};
 use crate::meld::{CloneConfig, CloneError, Dataset, DatasetError, MeldClone, Output};
 use crate::relay::{DomainOpener, Relay};
-use crate::store::{Store, StoreError, clone_tree_prefix};
+use crate::store::{Store, StoreError, clone_tree_prefix, update_queue_tree_name};
 use task::{Cmd, Spawned};
 
 /// How long opening a backup clone may take until it is present.
@@ -66,14 +71,28 @@ impl Backup {
         &self,
         f: impl FnOnce(&mut MeldClone, Instant) -> (R, Vec<Output>) + Send + 'static,
     ) -> Result<R, BackupError> {
+        self.run_following(move |clone, _, now| f(clone, now)).await
+    }
+
+    /// As [`Backup::run`], with the clone's update following (lock, queue).
+    pub async fn run_following<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut MeldClone, &mut Follow, Instant) -> (R, Vec<Output>) + Send + 'static,
+    ) -> Result<R, BackupError> {
         let (tx, rx) = oneshot::channel();
-        let job = Box::new(move |clone: &mut MeldClone, now: Instant| {
-            let (result, out) = f(clone, now);
+        let job = Box::new(move |clone: &mut MeldClone, follow: &mut Follow, now: Instant| {
+            let (result, out) = f(clone, follow, now);
             let _ = tx.send(result);
             out
         });
         self.spawned.cmd.send(Cmd::Run(job)).map_err(|_| BackupError::Unavailable)?;
         rx.await.map_err(|_| BackupError::Unavailable)
+    }
+
+    /// Every update from now on, as `MeldUpdate` JSON. Ends when the clone
+    /// closes (e.g. evicted); a slow receiver lags (misses updates).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.spawned.events.subscribe()
     }
 
     async fn wait_present(&self) -> Result<(), BackupError> {
@@ -124,19 +143,23 @@ struct Inner {
     accounts: AccountStore,
     gateway_domain: String,
     capacity: usize,
+    follow: FollowSettings,
     open: Mutex<Open>,
 }
 
 impl Backups {
-    /// Backup clones over `store`, at most `capacity` open at once.
+    /// Backup clones over `store`, at most `capacity` open at once, their
+    /// updates followed within `follow`'s limits.
     pub fn new(
         relay: Arc<Relay>,
         store: Store,
         accounts: AccountStore,
         gateway_domain: String,
         capacity: usize,
+        follow: FollowSettings,
     ) -> Self {
-        let inner = Inner { relay, store, accounts, gateway_domain, capacity: capacity.max(1), open: Mutex::default() };
+        let capacity = capacity.max(1);
+        let inner = Inner { relay, store, accounts, gateway_domain, capacity, follow, open: Mutex::default() };
         Backups { inner: Arc::new(inner) }
     }
 
@@ -167,8 +190,13 @@ impl Backups {
         let dataset = Dataset::open(self.inner.store.db(), &clone_tree_prefix(&sd.account, &sd.name))?;
         let clone =
             MeldClone::open(dataset, CloneConfig { id: record.clone_id, domain: domain.clone(), genesis: true })?;
+        let queue_tree =
+            self.inner.store.db().open_tree(update_queue_tree_name(&sd.account, &sd.name)).map_err(StoreError::from)?;
+        let queue = queue::UpdateQueue::open(queue_tree, self.inner.follow.queue_limit);
+        let (events, _) = broadcast::channel(follow::BROADCAST_CAPACITY);
+        let follow = Follow::new(&domain, queue, self.inner.follow, events);
         let rt = tokio::runtime::Handle::current();
-        let spawned = task::spawn(clone, self.inner.relay.clone(), domain, self.inner.store.db().clone(), rt)?;
+        let spawned = task::spawn(clone, follow, self.inner.relay.clone(), domain, self.inner.store.db().clone(), rt)?;
         let backup = Arc::new(Backup { spawned });
         open.clones.insert(sd.clone(), backup.clone());
         open.touch(sd);
@@ -189,9 +217,14 @@ impl Backups {
         }
         let db = self.inner.store.db().clone();
         let prefix = clone_tree_prefix(&sd.account, &sd.name);
-        tokio::task::spawn_blocking(move || Dataset::open(&db, &prefix)?.delete_all())
-            .await
-            .map_err(|_| BackupError::Unavailable)??;
+        let queue = update_queue_tree_name(&sd.account, &sd.name);
+        tokio::task::spawn_blocking(move || -> Result<(), BackupError> {
+            Dataset::open(&db, &prefix)?.delete_all()?;
+            db.drop_tree(queue).map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await
+        .map_err(|_| BackupError::Unavailable)??;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{oneshot, watch};
 
+use super::follow::{Follow, Queueing};
 use super::wire;
 use crate::meld::{Input, MeldClone, Output, Params};
 use crate::relay::{Peer, PeerEvent, Relay, Unicast, UnicastKind};
@@ -25,7 +26,7 @@ const IDLE_WAIT: Duration = Duration::from_secs(60);
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// A closure run on the clone's thread; it returns outputs to send.
-pub(crate) type Job = Box<dyn FnOnce(&mut MeldClone, Instant) -> Vec<Output> + Send>;
+pub(crate) type Job = Box<dyn FnOnce(&mut MeldClone, &mut Follow, Instant) -> Vec<Output> + Send>;
 
 /// Work for the clone thread.
 pub(crate) enum Cmd {
@@ -42,12 +43,15 @@ pub(crate) enum Cmd {
 /// A running clone thread.
 pub(crate) struct Spawned {
     pub cmd: mpsc::Sender<Cmd>,
+    /// Every update, rendered, as it happens (for event streams).
+    pub events: tokio::sync::broadcast::Sender<Arc<str>>,
     pub present: watch::Receiver<bool>,
     pub thread: JoinHandle<()>,
 }
 
 struct Runner {
     clone: MeldClone,
+    follow: Follow,
     peer: Peer,
     relay: Arc<Relay>,
     domain: String,
@@ -59,7 +63,8 @@ struct Runner {
 
 /// Starts the thread of `clone`, attached to `domain` on the relay.
 pub(crate) fn spawn(
-    clone: MeldClone,
+    mut clone: MeldClone,
+    follow: Follow,
     relay: Arc<Relay>,
     domain: String,
     db: sled::Db,
@@ -69,9 +74,11 @@ pub(crate) fn spawn(
     let (present, present_rx) = watch::channel(false);
     let peer = attach(&relay, &domain, clone.id(), &cmd, &rt);
     let name = format!("backup {}", domain.chars().take(40).collect::<String>());
-    let runner = Runner { clone, peer, relay, domain, cmd: cmd.clone(), present, rt, db };
+    clone.record_updates(true);
+    let events = follow.events();
+    let runner = Runner { clone, follow, peer, relay, domain, cmd: cmd.clone(), present, rt, db };
     let thread = std::thread::Builder::new().name(name).spawn(move || runner.run(&rx))?;
-    Ok(Spawned { cmd, present: present_rx, thread })
+    Ok(Spawned { cmd, events, present: present_rx, thread })
 }
 
 /// Joins the domain as a relay peer, forwarding what it receives to `cmd`.
@@ -95,7 +102,11 @@ impl Runner {
         let _entered = span.enter();
         tracing::debug!(id = %self.clone.id(), "backup clone started");
         loop {
-            let wait = self.clone.next_deadline().map_or(IDLE_WAIT, |d| d.saturating_duration_since(Instant::now()));
+            if !self.settle() {
+                return;
+            }
+            let deadline = [self.clone.next_deadline(), self.follow.deadline()].into_iter().flatten().min();
+            let wait = deadline.map_or(IDLE_WAIT, |d| d.saturating_duration_since(Instant::now()));
             let input = match rx.recv_timeout(wait) {
                 Ok(Cmd::Event(event)) => match wire::input_of(event) {
                     Some(input) => input,
@@ -114,7 +125,7 @@ impl Runner {
                     continue;
                 }
                 Ok(Cmd::Run(f)) => {
-                    let out = f(&mut self.clone, Instant::now());
+                    let out = f(&mut self.clone, &mut self.follow, Instant::now());
                     self.dispatch(out);
                     continue;
                 }
@@ -135,6 +146,31 @@ impl Runner {
         }
     }
 
+    /// After every input and job: passes the clone's updates on, releases a
+    /// lapsed lock, and keeps the clone holding operations exactly while the
+    /// state is locked. False if the clone cannot go on.
+    fn settle(&mut self) -> bool {
+        let now = Instant::now();
+        self.follow.expire(now, self.clone.held_operations());
+        self.follow.collect(&mut self.clone, Queueing::Queue);
+        match (self.follow.locked(), self.clone.held_operations().is_some()) {
+            (true, false) => self.clone.hold_operations(),
+            (false, true) => match self.clone.release_operations(now) {
+                Ok(out) => {
+                    self.dispatch(out);
+                    self.follow.collect(&mut self.clone, Queueing::Queue);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "backup clone failed applying released operations; closing it");
+                    self.close();
+                    return false;
+                }
+            },
+            _ => {}
+        }
+        true
+    }
+
     /// Feeds one input; false if the clone cannot go on.
     fn handle(&mut self, input: Input) -> bool {
         match self.clone.handle(input, Instant::now()) {
@@ -153,6 +189,17 @@ impl Runner {
     }
 
     fn close(&mut self) {
+        // Operations held under a lock are applied, not lost: the clones
+        // that sent them may be gone, and then only we have them
+        if self.clone.held_operations().is_some() {
+            match self.clone.release_operations(Instant::now()) {
+                Ok(out) => {
+                    self.dispatch(out);
+                    self.follow.collect(&mut self.clone, Queueing::Queue);
+                }
+                Err(e) => tracing::error!(error = %e, "cannot apply the operations held under a lock"),
+            }
+        }
         self.peer.set_present(false);
         self.present.send_replace(false);
         if let Err(e) = self.db.flush() {

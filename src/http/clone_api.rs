@@ -4,6 +4,7 @@
 //! (`POST …/state`) as a local operation of the backup clone, broadcast to the
 //! domain's clones and flushed to disk before the answer. `ETag: "<tick>"` is
 //! the backup clone's clock; `If-Match` makes a write conditional on it.
+//! `?lock` on a write keeps the state locked after it (see `clone_follow`).
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use super::ApiState;
 use super::admin::authenticate;
 use super::subdomain::subdomain_id;
 use crate::accounts::SubdomainId;
+use crate::backup::Queueing;
 use crate::error::ApiError;
 use crate::meld::jrql::{self, JrqlError};
 use crate::meld::{Context, MeldClone};
@@ -36,16 +38,21 @@ impl From<JrqlError> for ApiError {
 }
 
 /// The clone's clock ticks, as an entity tag.
-fn etag(clone: &MeldClone) -> String {
+pub(super) fn etag(clone: &MeldClone) -> String {
     format!("\"{}\"", clone.state().time.ticks().unwrap_or(0))
 }
 
-fn etag_header(tag: &str) -> HeaderValue {
+pub(super) fn etag_header(tag: &str) -> HeaderValue {
     HeaderValue::from_str(tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
 /// Authenticates and authorises a Clone API request for `sd`.
-fn authorised(state: &ApiState, headers: &HeaderMap, account: String, name: String) -> Result<SubdomainId, ApiError> {
+pub(super) fn authorised(
+    state: &ApiState,
+    headers: &HeaderMap,
+    account: String,
+    name: String,
+) -> Result<SubdomainId, ApiError> {
     let sd = subdomain_id(account, name)?;
     let who = authenticate(state, headers)?;
     state.authority.authorise_account(&who, &sd.account)?;
@@ -64,9 +71,15 @@ pub async fn get_state(
     let sd = authorised(&state, &headers, account, name)?;
     let Some(text) = params.get("q").or_else(|| params.get("query")) else {
         if params.contains_key("lock") {
-            state.backups.ensure(&sd).await?;
-            // Nothing holds a lock without poll, which is not offered yet
-            return Ok(([(header::CONTENT_TYPE, "application/json")], "false").into_response());
+            let backup = state.backups.ensure(&sd).await?;
+            let (tag, locked) =
+                backup.run_following(|clone, follow, _| ((etag(clone), follow.locked()), Vec::new())).await?;
+            let body = if locked { "true" } else { "false" };
+            let headers = [
+                (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                (header::ETAG, etag_header(&tag)),
+            ];
+            return Ok((headers, body).into_response());
         }
         return Err(ApiError::MethodNotAllowed("give a query with q= or query="));
     };
@@ -88,11 +101,14 @@ pub async fn get_state(
     Ok((headers, Body::from(body)).into_response())
 }
 
-/// `POST /api/v1/domain/:account/:name/state` with a json-rql write.
+/// `POST /api/v1/domain/:account/:name/state` with a json-rql write;
+/// `?lock` keeps the state locked after it (201, with the lock's
+/// `Location`), as does a write made while locked.
 #[tracing::instrument(skip_all, fields(account = %account, name = %name))]
 pub async fn post_state(
     State(state): State<ApiState>,
     Path((account, name)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -102,9 +118,10 @@ pub async fn post_state(
     let ctx = Context::domain(&sd.to_domain(&state.gateway.domain));
     let write = jrql::parse_write_json(&ctx, text)?;
     let if_match = headers.get(header::IF_MATCH).map(|v| v.to_str().unwrap_or_default().to_owned());
+    let keep_lock = params.contains_key("lock");
     let backup = state.backups.ensure(&sd).await?;
     let outcome = backup
-        .run(move |clone, now| {
+        .run_following(move |clone, follow, now| {
             let tag = etag(clone);
             if if_match.as_ref().is_some_and(|m| m != "*" && *m != tag) {
                 return (Written::Stale(tag), Vec::new());
@@ -113,7 +130,17 @@ pub async fn post_state(
                 Ok(resolved) => resolved,
                 Err(e) => return (Written::Refused(e), Vec::new()),
             };
-            match clone.write(&resolved.deletes, &resolved.inserts, now) {
+            // The Node gateway locks for every write and unlocks after it
+            // unless asked to keep the lock, or it was locked before
+            let locked = keep_lock || follow.locked();
+            if locked {
+                follow.lock(now);
+            }
+            let written = clone.write(&resolved.deletes, &resolved.inserts, now);
+            // Its update goes out (and, under a lock, in the queue as
+            // emitted once, like Node's echo) whatever the flush does
+            follow.collect(clone, if locked { Queueing::Echo } else { Queueing::Skip });
+            match written {
                 // Durable before the answer: the write is on disk
                 Ok((out, _)) => match clone.dataset().flush() {
                     Ok(()) => (Written::Done(etag(clone)), out),
@@ -124,6 +151,10 @@ pub async fn post_state(
         })
         .await?;
     match outcome {
+        Written::Done(tag) if keep_lock => {
+            let headers = [(header::ETAG, etag_header(&tag)), (header::LOCATION, lock_location(&sd))];
+            Ok((StatusCode::CREATED, headers).into_response())
+        }
         Written::Done(tag) => Ok((StatusCode::OK, [(header::ETAG, etag_header(&tag))]).into_response()),
         Written::Stale(tag) => {
             let mut response = ApiError::PreconditionFailed("If-Match does not match the current ETag").into_response();
@@ -136,6 +167,13 @@ pub async fn post_state(
             Err(ApiError::Unavailable("the write could not be stored"))
         }
     }
+}
+
+/// Where a subdomain's lock is (the Node gateway's `Location`, which is
+/// relative to the API root).
+pub(super) fn lock_location(sd: &SubdomainId) -> HeaderValue {
+    HeaderValue::from_str(&format!("/domain/{}/{}/state?lock", sd.account, sd.name))
+        .unwrap_or_else(|_| HeaderValue::from_static("/"))
 }
 
 /// What a write came to, on the clone's thread.

@@ -3,6 +3,7 @@
 
 mod admin;
 mod clone_api;
+mod clone_follow;
 mod site;
 mod subdomain;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post, put};
+use tokio::sync::watch;
 
 use crate::accounts::AccountStore;
 use crate::auth::Authority;
@@ -34,6 +36,8 @@ pub struct ApiState {
     pub relay: Arc<Relay>,
     /// Backup clones of named subdomains.
     pub backups: Backups,
+    /// Becomes true when the gateway shuts down (ends event streams).
+    pub stopping: watch::Receiver<bool>,
 }
 
 /// The HTTP routes of the gateway.
@@ -48,8 +52,11 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/domain/{account}/{name}/state",
             get(clone_api::get_state)
                 .post(clone_api::post_state)
+                .delete(clone_follow::delete_state)
                 .layer(DefaultBodyLimit::max(clone_api::WRITE_BODY_LIMIT)),
         )
+        .route("/api/v1/domain/{account}/{name}/poll", post(clone_follow::post_poll))
+        .route("/api/v1/domain/{account}/{name}/updates", get(clone_follow::get_updates))
         .route("/", get(site::home))
         .route("/healthz", get(async || "ok"))
         .route("/metrics", get(admin::metrics))

@@ -11,15 +11,19 @@
 //!   requests from its journal, holding incoming operations while it waits
 //!   for the requester's ACK so that the view it promised stays exact;
 //! - recover by revup when it starts (or reattaches) while others are present,
-//!   re-broadcasting journal entries the collaborator has not seen.
+//!   re-broadcasting journal entries the collaborator has not seen;
+//! - for apps following it: record each operation's visible [`Update`], and
+//!   hold incoming operations while an app wants a stable state.
 //!
-//! Files: [`receive`] (delivery and apply), [`collaborate`] (answers),
-//! [`recover`] (requests), [`write`] (local writes), [`ids`] (message ids).
+//! Files: [`receive`] (delivery and apply, holding), [`collaborate`]
+//! (answers), [`recover`] (requests), [`write`] (local writes), [`update`]
+//! (visible changes), [`ids`] (message ids).
 
 mod collaborate;
 mod ids;
 mod receive;
 mod recover;
+mod update;
 mod write;
 
 use std::time::{Duration, Instant};
@@ -29,6 +33,7 @@ use super::error::Error;
 use super::jsonld::Context;
 
 pub use collaborate::Collaboration;
+pub use update::Update;
 
 /// m-ld's network timeout: acks, responses, channel gaps (wire doc §1.5).
 pub const NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -137,6 +142,10 @@ pub struct MeldClone {
     receiver: receive::Receiver,
     collaborations: collaborate::Collaborations,
     recovery: Option<recover::Recovery>,
+    /// Operation broadcasts held for an app (see `hold_operations`).
+    held: Option<receive::Held>,
+    /// Updates not yet taken, if recording (see `record_updates`).
+    updates: Option<Vec<Update>>,
 }
 
 impl MeldClone {
@@ -163,6 +172,8 @@ impl MeldClone {
             receiver: receive::Receiver::default(),
             collaborations: collaborate::Collaborations::default(),
             recovery: None,
+            held: None,
+            updates: None,
         })
     }
 

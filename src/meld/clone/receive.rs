@@ -50,6 +50,21 @@ impl Receiver {
     }
 }
 
+/// Operation broadcasts held for an app (see `hold_operations`).
+#[derive(Default)]
+pub(super) struct Held {
+    ops: Vec<Vec<u8>>,
+    /// Their total size, kept as they come (asked after every input).
+    bytes: usize,
+}
+
+impl Held {
+    fn push(&mut self, bytes: Vec<u8>) {
+        self.bytes += bytes.len();
+        self.ops.push(bytes);
+    }
+}
+
 /// What became of one delivery attempt.
 enum Delivery {
     Applied,
@@ -71,12 +86,37 @@ impl MeldClone {
         if self.collaborations.holding() {
             // A collaborator promised a view: keep it until the ACK
             self.collaborations.hold(bytes);
+        } else if let Some(held) = self.held.as_mut() {
+            held.push(bytes);
         } else if self.liveness != Liveness::Live {
             self.receiver.waiting.push(bytes);
         } else {
             self.receive(&bytes, now, out)?;
         }
         Ok(())
+    }
+
+    /// Holds every `operation` broadcast from now on, unapplied, until
+    /// [`Self::release_operations`]: an app reading the clone sees a stable
+    /// state meanwhile. Local writes still apply; so does a recovery's
+    /// catch-up, which only follows a reconnection.
+    pub fn hold_operations(&mut self) {
+        self.held.get_or_insert_with(Held::default);
+    }
+
+    /// Whether operations are being held, and how many bytes are.
+    pub fn held_operations(&self) -> Option<usize> {
+        self.held.as_ref().map(|held| held.bytes)
+    }
+
+    /// Stops holding, and receives what was held in arrival order.
+    pub fn release_operations(&mut self, now: Instant) -> Result<Vec<Output>, CloneError> {
+        let mut out = Vec::new();
+        if let Some(held) = self.held.take() {
+            self.receive_all(held.ops, now, &mut out)?;
+            self.deliver_ready(now, &mut out)?;
+        }
+        Ok(out)
     }
 
     /// Receives operations released after a collaboration.
@@ -87,7 +127,9 @@ impl MeldClone {
         out: &mut Vec<Output>,
     ) -> Result<(), CloneError> {
         for bytes in all {
-            if self.liveness == Liveness::Live {
+            if let Some(held) = self.held.as_mut() {
+                held.push(bytes);
+            } else if self.liveness == Liveness::Live {
                 self.receive(&bytes, now, out)?;
             } else {
                 self.receiver.waiting.push(bytes);
@@ -130,7 +172,7 @@ impl MeldClone {
     /// Delivers waiting broadcasts (once live) and buffered operations that
     /// have become ready.
     pub(super) fn deliver_ready(&mut self, now: Instant, out: &mut Vec<Output>) -> Result<(), CloneError> {
-        if self.liveness == Liveness::Live && !self.receiver.waiting.is_empty() {
+        if self.liveness == Liveness::Live && self.held.is_none() && !self.receiver.waiting.is_empty() {
             for bytes in std::mem::take(&mut self.receiver.waiting) {
                 self.receive(&bytes, now, out)?;
             }
@@ -226,8 +268,10 @@ impl MeldClone {
             attribution,
             new_state: new_state.clone(),
         };
+        let before = self.before(op.patch())?;
         self.dataset.apply(op.patch(), &Entailments::default(), &append)?;
         self.state = new_state;
+        self.applied(before, op.patch());
         Ok(())
     }
 

@@ -267,3 +267,50 @@ fn garbage_never_reaches_the_store() {
     assert_eq!(clone.state(), &state);
     assert!(all_triples(&clone).is_empty());
 }
+
+#[test]
+fn records_the_visible_update_of_remote_and_local_operations() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    clone.handle(Input::Operation(remote.write(&[triple("fred", "name", "Fred")], vec![]).0), now).unwrap();
+    assert!(clone.take_updates().is_empty(), "nothing recorded until asked");
+    clone.record_updates(true);
+    let (op, _) = remote.write(&[triple("wilma", "name", "Wilma")], vec![]);
+    clone.handle(Input::Operation(op.clone()), now).unwrap();
+    let updates = clone.take_updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].inserts, vec![triple("wilma", "name", "Wilma")]);
+    assert_eq!(Some(updates[0].ticks), clone.state().time.ticks(), "@ticks is the clock after the apply");
+    // A duplicate applies nothing, so updates nothing
+    clone.handle(Input::Operation(op), now).unwrap();
+    assert!(clone.take_updates().is_empty());
+    // A local write that deletes Fred and re-inserts Wilma: only Fred shows
+    let (_, changed) =
+        clone.write(&[triple("fred", "name", "Fred")], &[triple("wilma", "name", "Wilma")], now).unwrap();
+    assert!(changed);
+    let updates = clone.take_updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        (updates[0].deletes.clone(), updates[0].inserts.clone()),
+        (vec![triple("fred", "name", "Fred")], vec![])
+    );
+}
+
+#[test]
+fn held_operations_apply_only_on_release() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    clone.hold_operations();
+    let (op1, _) = remote.write(&[triple("a", "p", "1")], vec![]);
+    let (op2, _) = remote.write(&[triple("b", "p", "2")], vec![]);
+    clone.handle(Input::Operation(op1.clone()), now).unwrap();
+    clone.handle(Input::Operation(op2.clone()), now).unwrap();
+    assert!(all_triples(&clone).is_empty(), "held, not applied");
+    assert_eq!(clone.held_operations(), Some(op1.len() + op2.len()));
+    // Local writes still apply while holding
+    clone.write(&[], &[triple("c", "p", "3")], now).unwrap();
+    assert_eq!(all_triples(&clone).len(), 1);
+    clone.release_operations(now).unwrap();
+    assert_eq!(clone.held_operations(), None);
+    assert_eq!(all_triples(&clone).len(), 3, "released in order");
+}

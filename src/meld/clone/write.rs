@@ -49,8 +49,10 @@ impl MeldClone {
             attribution: None,
             new_state: new_state.clone(),
         };
+        let before = self.before(op.patch())?;
         self.dataset.apply(op.patch(), &Entailments::default(), &append)?;
         self.state = new_state;
+        self.applied(before, op.patch());
         let mut out = Vec::new();
         // Offline, the write reaches the domain when we next recover
         // (re-broadcast of entries the collaborator has not seen)

@@ -21,6 +21,9 @@ const JRQL_OPERATORS: &[&str] = &[
     "@notIn",
     "@eq",
     "@ne",
+    // json-rql 0.6 (which JS m-ld 0.10 uses) spells these so
+    "@neq",
+    "@notin",
     "@lt",
     "@gt",
     "@lte",
@@ -100,7 +103,8 @@ pub(crate) fn is_operator(key: &str) -> bool {
 pub(crate) fn operator(key: &str) -> Result<Op, JrqlError> {
     Ok(match key {
         "@eq" => Op::Eq,
-        "@ne" => Op::Ne,
+        // `@neq` is JS's name (json-rql 0.6); `@ne` is kept as an alias
+        "@neq" | "@ne" => Op::Ne,
         "@lt" => Op::Lt,
         "@lte" => Op::Lte,
         "@gt" => Op::Gt,

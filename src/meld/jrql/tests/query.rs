@@ -132,6 +132,7 @@ fn filters_compare() {
     };
     assert_eq!(sel(json!({"@eq": ["?n", "Fred"]})), ["fred"]);
     assert_eq!(sel(json!({"@ne": ["?n", "Fred"]})), ["barney", "wilma"]);
+    assert_eq!(sel(json!({"@neq": ["?n", "Fred"]})), ["barney", "wilma"], "JS's name for it");
     assert_eq!(sel(json!({"@gte": ["?n", "Fred"]})), ["fred", "wilma"]);
     assert_eq!(sel(json!({"@lt": ["?a", 41]})), ["wilma"]);
     assert_eq!(sel(json!({"@lte": ["?a", 41]})), ["barney", "wilma"]);
