@@ -14,6 +14,8 @@ use super::msgpack;
 
 mod json;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 /// Deepest clock JSON accepted, the same bound as msgpack nesting.

@@ -10,6 +10,8 @@ use super::value::Value;
 
 mod decode;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 pub use decode::decode;

@@ -8,7 +8,7 @@ use crate::meld::value::Object;
 use crate::meld::vectors::{field, rows};
 
 /// Equality that treats NaN as equal to itself, for round-trip checks.
-fn same(a: &Value, b: &Value) -> bool {
+pub(super) fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.to_bits() == y.to_bits() || x == y,
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
@@ -199,7 +199,7 @@ fn generated_values_round_trip() {
     }
 }
 
-fn normalise_zero(v: &Value) -> Value {
+pub(super) fn normalise_zero(v: &Value) -> Value {
     match v {
         Value::Number(n) if *n == 0.0 => Value::Number(0.0),
         Value::Array(items) => Value::Array(items.iter().map(normalise_zero).collect()),
