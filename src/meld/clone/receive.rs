@@ -11,6 +11,10 @@ use crate::meld::error::Error;
 use crate::meld::msgpack;
 use crate::meld::op::{self, Attribution, MeldOperation, OperationMessage};
 
+/// Most ticks one fused operation may span. JS fuses journal entries up to
+/// a small footprint, so real fusions are far shorter.
+const MAX_FUSED_SPAN: u64 = 1_000_000;
+
 /// The GWC leaf TID that marks a blocked process (wire doc §8.5).
 pub(super) const BLOCKED: &str = "!blocked!";
 
@@ -217,6 +221,12 @@ impl MeldClone {
         }
         if msg.prev > seen {
             return Ok(Delivery::Gap);
+        }
+        if op.ticks().saturating_sub(op.from()) > MAX_FUSED_SPAN {
+            // Cutting hashes every tick of a fusion's range: a crafted range
+            // of billions of ticks would stall this clone's thread
+            tracing::warn!(domain = %self.ctx.base(), from = op.from(), ticks = op.ticks(), "fused operation spans too many ticks; ignored");
+            return Ok(Delivery::Ignored);
         }
         let joined = self.state.time.update(time)?;
         let blocked = self.state.gwc.tid(time).is_ok_and(|tid| tid == BLOCKED);

@@ -314,3 +314,17 @@ fn held_operations_apply_only_on_release() {
     assert_eq!(clone.held_operations(), None);
     assert_eq!(all_triples(&clone).len(), 3, "released in order");
 }
+
+#[test]
+fn a_fusion_spanning_absurdly_many_ticks_is_refused_not_cut() {
+    let db = db();
+    let (mut clone, remote, now) = live_with_remote(&db);
+    let time = remote.time.ticked_to(50_000_000);
+    let patch = TidPatch { deletes: vec![], inserts: vec![(triple("x", "p", "1"), TidSet::from(["kQE=".to_owned()]))] };
+    let op = MeldOperation::new(&Context::operation(DOMAIN), 1, time, patch, None, None, None).unwrap();
+    let msg = OperationMessage { prev: 0, enc: op.enc().to_vec(), attr: None }.encode().unwrap();
+    let started = Instant::now();
+    clone.handle(Input::Operation(msg), now).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "no tick-by-tick work on the span");
+    assert!(all_triples(&clone).is_empty());
+}
