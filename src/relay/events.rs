@@ -27,16 +27,37 @@ pub(super) fn register(socket: &SocketRef) {
     socket.on("notify", async |_: Routed<Unicast<NotifyEv>>| {});
 }
 
-/// What one kind of event does, given the message parts.
+/// One incoming event and where it came from.
+pub(super) struct Msg<'a> {
+    relay: &'a Relay,
+    conn: &'a Conn,
+    s: &'a Arc<Socket<LocalAdapter>>,
+    socket: &'a SocketRef,
+    v: &'a mut Value,
+    ack_id: &'a Option<i64>,
+}
+
+impl Msg<'_> {
+    /// The event's arguments, decoded as `T`.
+    fn args<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, socketioxide::ParserError> {
+        let Ok(TryData(parsed)) = TryData::<T>::from_message_parts(self.s, self.v, self.ack_id);
+        parsed
+    }
+
+    /// The domain's room, joined first if this event arrived before the
+    /// connect handler ran.
+    fn room(&self) -> Option<Arc<super::Room>> {
+        room_of(self.relay, self.conn, self.socket)
+    }
+
+    fn malformed(&self, event: &str, why: &str) {
+        malformed(self.relay, self.socket, self.conn, event, why);
+    }
+}
+
+/// What one kind of event does.
 pub(super) trait Route {
-    fn route(
-        relay: &Relay,
-        conn: &Conn,
-        s: &Arc<Socket<LocalAdapter>>,
-        socket: &SocketRef,
-        v: &mut Value,
-        ack_id: &Option<i64>,
-    );
+    fn route(msg: Msg<'_>);
 }
 
 /// Extractor that routes the event `E` while being extracted.
@@ -55,7 +76,7 @@ impl<E: Route> FromMessageParts<LocalAdapter> for Routed<E> {
             Err(_) => return Ok(Routed(Default::default())),
         };
         if let Some(conn) = socket.extensions.get::<Arc<Conn>>() {
-            E::route(&relay, &conn, s, &socket, v, ack_id);
+            E::route(Msg { relay: &relay, conn: &conn, s, socket: &socket, v, ack_id });
         }
         Ok(Routed(Default::default()))
     }
@@ -73,20 +94,12 @@ fn malformed(relay: &Relay, socket: &SocketRef, conn: &Conn, event: &str, why: &
 /// `present(bool)`: join or leave the domain's presence list.
 pub(super) struct Present;
 impl Route for Present {
-    fn route(
-        relay: &Relay,
-        conn: &Conn,
-        s: &Arc<Socket<LocalAdapter>>,
-        socket: &SocketRef,
-        v: &mut Value,
-        ack_id: &Option<i64>,
-    ) {
-        let Ok(TryData(parsed)) = TryData::<(bool,)>::from_message_parts(s, v, ack_id);
-        let Ok((present,)) = parsed else {
-            return malformed(relay, socket, conn, "present", "argument is not a boolean");
+    fn route(mut msg: Msg<'_>) {
+        let Ok((present,)) = msg.args::<(bool,)>() else {
+            return msg.malformed("present", "argument is not a boolean");
         };
-        if let Some(room) = room_of(relay, conn, socket) {
-            relay.disconnect_slow(room.set_present(socket.id, present, &relay.stats));
+        if let Some(room) = msg.room() {
+            msg.relay.disconnect_slow(room.set_present(msg.socket.id, present, &msg.relay.stats));
         }
     }
 }
@@ -94,21 +107,13 @@ impl Route for Present {
 /// `operation(Buffer)`: to every other socket of the domain.
 pub(super) struct Operation;
 impl Route for Operation {
-    fn route(
-        relay: &Relay,
-        conn: &Conn,
-        s: &Arc<Socket<LocalAdapter>>,
-        socket: &SocketRef,
-        v: &mut Value,
-        ack_id: &Option<i64>,
-    ) {
-        let Ok(TryData(parsed)) = TryData::<(Bytes,)>::from_message_parts(s, v, ack_id);
-        let Ok((payload,)) = parsed else {
-            return malformed(relay, socket, conn, "operation", "argument is not binary");
+    fn route(mut msg: Msg<'_>) {
+        let Ok((payload,)) = msg.args::<(Bytes,)>() else {
+            return msg.malformed("operation", "argument is not binary");
         };
-        relay.stats.operations.fetch_add(1, Ordering::Relaxed);
-        if let Some(room) = room_of(relay, conn, socket) {
-            relay.disconnect_slow(room.broadcast_operation(socket.id, &payload, &relay.stats));
+        msg.relay.stats.operations.fetch_add(1, Ordering::Relaxed);
+        if let Some(room) = msg.room() {
+            msg.relay.disconnect_slow(room.broadcast_operation(msg.socket.id, &payload, &msg.relay.stats));
         }
     }
 }
@@ -136,31 +141,26 @@ impl UnicastEvent for NotifyEv {
 /// tries the next clone by itself).
 pub(super) struct Unicast<E>(std::marker::PhantomData<E>);
 impl<E: UnicastEvent> Route for Unicast<E> {
-    fn route(
-        relay: &Relay,
-        conn: &Conn,
-        s: &Arc<Socket<LocalAdapter>>,
-        socket: &SocketRef,
-        v: &mut Value,
-        ack_id: &Option<i64>,
-    ) {
-        let Ok(ack) = AckSender::from_message_parts(s, v, ack_id);
-        let Ok(TryData(parsed)) = TryData::<(serde_json::Value, Bytes)>::from_message_parts(s, v, ack_id);
+    fn route(mut msg: Msg<'_>) {
+        let name = E::KIND.name();
+        let Ok(ack) = AckSender::from_message_parts(msg.s, msg.v, msg.ack_id);
+        let parsed = msg.args::<(serde_json::Value, Bytes)>();
         let to = match &parsed {
             Ok((params, _)) => params.get("toId").and_then(serde_json::Value::as_str),
             Err(_) => None,
         };
         let (Ok((params, payload)), Some(to)) = (&parsed, to) else {
-            malformed(relay, socket, conn, E::KIND.name(), "expected (params with toId, binary payload)");
+            msg.malformed(name, "expected (params with toId, binary payload)");
             let _ = ack.send(&("malformed message",));
             return;
         };
+        let relay = msg.relay;
         relay.stats.unicasts.fetch_add(1, Ordering::Relaxed);
-        if let Some(room) = room_of(relay, conn, socket) {
-            let (n, slow) = room.unicast(E::KIND.name(), to, params, payload, &relay.stats);
+        if let Some(room) = msg.room() {
+            let (n, slow) = room.unicast(name, to, params, payload, &relay.stats);
             if n == 0 {
                 relay.stats.unicasts_unrouted.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(domain = %conn.domain, from = %conn.clone_id, to, event = E::KIND.name(), "relay: recipient not connected");
+                tracing::debug!(domain = %msg.conn.domain, from = %msg.conn.clone_id, to, event = name, "relay: recipient not connected");
             }
             relay.disconnect_slow(slow);
         }
