@@ -101,6 +101,20 @@ pub struct KeyRecord {
     /// Revoked keys are refused.
     #[serde(default)]
     pub revoked: bool,
+    /// When the key was minted, ms since the epoch (0 for keys from before
+    /// this field existed).
+    #[serde(default)]
+    pub created: u64,
+    /// A rotated key stays valid until this time (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
+    /// The RSA public key (base64 of SPKI DER) minted with `?type=rsa`; it
+    /// verifies the signatures of an account that signs as itself.
+    #[serde(default, rename = "rsaPublic", skip_serializing_if = "Option::is_none")]
+    pub rsa_public: Option<String>,
+    /// The Ed25519 public key (base64) that verifies JWTs minted for this key.
+    #[serde(default, rename = "jwtPublic", skip_serializing_if = "Option::is_none")]
+    pub jwt_public: Option<String>,
 }
 
 /// A named subdomain, as registered by `PUT /api/v1/domain/:account/:name`.

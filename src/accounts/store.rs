@@ -97,7 +97,15 @@ impl AccountStore {
     pub fn mint_key(&self, app: &str, account: &str, create: bool) -> Result<Option<AuthKey>, crate::auth::AuthError> {
         loop {
             let key = AuthKey::generate(app)?;
-            let record = KeyRecord { account: account.to_owned(), hash: key.secret_hash(), revoked: false };
+            let record = KeyRecord {
+                account: account.to_owned(),
+                hash: key.secret_hash(),
+                revoked: false,
+                created: 0,
+                expires: None,
+                rsa_public: None,
+                jwt_public: None,
+            };
             let outcome = (&self.accounts, &self.keys).transaction(|(accounts, keys)| {
                 if keys.get(key.keyid.as_bytes())?.is_some() {
                     return Ok(Minted::KeyidTaken);
