@@ -53,6 +53,9 @@ pub struct Settings {
     /// Most backup clones open at once (`M_LD_GATEWAY_SUBDOMAIN_CACHE_SIZE`,
     /// the Node gateway's `subdomainCacheSize`).
     pub subdomain_cache_size: Option<usize>,
+    /// `[smtp]` section: where activation emails go.
+    #[serde(default)]
+    pub smtp: SmtpSettings,
 }
 
 /// `[auth]`: the root key.
@@ -102,6 +105,90 @@ pub struct CloneApiSettings {
     pub lock_timeout_secs: Option<u64>,
 }
 
+/// `[smtp]`: the mail server for activation codes, with the Node gateway's
+/// (nodemailer's) option names. Without `host`, mail goes to the outbox
+/// folder `<data_path>/outbox/`.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Mail server host name (`M_LD_GATEWAY_SMTP__HOST`).
+    pub host: Option<String>,
+    /// Mail server port (`M_LD_GATEWAY_SMTP__PORT`).
+    pub port: Option<u16>,
+    /// nodemailer's `secure`: true means TLS from the first byte, i.e.
+    /// `tls = "tls"` (`M_LD_GATEWAY_SMTP__SECURE`).
+    pub secure: Option<bool>,
+    /// How the connection is protected (`M_LD_GATEWAY_SMTP__TLS`).
+    pub tls: Option<SmtpTls>,
+    /// Sender, `addr@ex.org` or `Name <addr@ex.org>` (`M_LD_GATEWAY_SMTP__FROM`).
+    pub from: Option<String>,
+    /// `[smtp.auth]`: credentials, if the server wants them.
+    #[serde(default)]
+    pub auth: SmtpAuthSettings,
+}
+
+/// `[smtp.auth]`: SMTP credentials.
+#[derive(Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpAuthSettings {
+    /// User name (`M_LD_GATEWAY_SMTP__AUTH__USER`).
+    pub user: Option<String>,
+    /// Password (`M_LD_GATEWAY_SMTP__AUTH__PASS`).
+    pub pass: Option<String>,
+}
+
+impl std::fmt::Debug for SmtpAuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpAuthSettings")
+            .field("user", &self.user)
+            .field("pass", &self.pass.as_ref().map(|_| "≪redacted≫"))
+            .finish()
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: only sensible to a relay on this machine.
+    None,
+    /// Plain connection upgraded with STARTTLS, which the server must offer.
+    #[serde(rename = "starttls")]
+    StartTls,
+    /// TLS from the first byte ("implicit TLS", SMTPS; nodemailer's `secure`).
+    Tls,
+}
+
+impl SmtpTls {
+    fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Some(SmtpTls::None),
+            "starttls" => Some(SmtpTls::StartTls),
+            "tls" => Some(SmtpTls::Tls),
+            _ => None,
+        }
+    }
+
+    /// The usual port for this mode: 465 for implicit TLS, else 587 (both
+    /// nodemailer's defaults).
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::Tls => 465,
+            SmtpTls::None | SmtpTls::StartTls => 587,
+        }
+    }
+}
+
+impl std::fmt::Display for SmtpTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SmtpTls::None => "none",
+            SmtpTls::StartTls => "starttls",
+            SmtpTls::Tls => "tls",
+        })
+    }
+}
+
 /// A configuration error, with the setting it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -149,6 +236,9 @@ impl Settings {
         let parse = |name: &'static str| -> Result<Option<u64>, ConfigError> {
             get(name).map(|v| v.parse::<u64>().map_err(|e| invalid(name, e.to_string()))).transpose()
         };
+        let port = |name: &'static str| -> Result<Option<u16>, ConfigError> {
+            parse(name)?.map(|p| u16::try_from(p).map_err(|_| invalid(name, "out of range"))).transpose()
+        };
         Ok(Settings {
             gateway: get("M_LD_GATEWAY_GATEWAY"),
             data_path: get("M_LD_GATEWAY_DATA_PATH").map(PathBuf::from),
@@ -156,9 +246,7 @@ impl Settings {
             auth: AuthSettings { key: get("M_LD_GATEWAY_AUTH__KEY") },
             address: AddressSettings {
                 host: get("M_LD_GATEWAY_ADDRESS__HOST"),
-                port: parse("M_LD_GATEWAY_ADDRESS__PORT")?
-                    .map(|p| u16::try_from(p).map_err(|_| invalid("M_LD_GATEWAY_ADDRESS__PORT", "out of range")))
-                    .transpose()?,
+                port: port("M_LD_GATEWAY_ADDRESS__PORT")?,
             },
             relay: RelaySettings {
                 max_buffered_packets: parse("M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS")?.map(|v| v as usize),
@@ -168,6 +256,26 @@ impl Settings {
             clone_api: CloneApiSettings {
                 update_queue_limit: parse("M_LD_GATEWAY_CLONE_API__UPDATE_QUEUE_LIMIT")?.map(|v| v as usize),
                 lock_timeout_secs: parse("M_LD_GATEWAY_CLONE_API__LOCK_TIMEOUT_SECS")?,
+            },
+            smtp: SmtpSettings {
+                host: get("M_LD_GATEWAY_SMTP__HOST"),
+                port: port("M_LD_GATEWAY_SMTP__PORT")?,
+                secure: get("M_LD_GATEWAY_SMTP__SECURE")
+                    .map(|v| {
+                        parse_bool(&v).ok_or_else(|| invalid("M_LD_GATEWAY_SMTP__SECURE", "expected true or false"))
+                    })
+                    .transpose()?,
+                tls: get("M_LD_GATEWAY_SMTP__TLS")
+                    .map(|v| {
+                        SmtpTls::parse(&v)
+                            .ok_or_else(|| invalid("M_LD_GATEWAY_SMTP__TLS", "expected none, starttls or tls"))
+                    })
+                    .transpose()?,
+                from: get("M_LD_GATEWAY_SMTP__FROM"),
+                auth: SmtpAuthSettings {
+                    user: get("M_LD_GATEWAY_SMTP__AUTH__USER"),
+                    pass: get("M_LD_GATEWAY_SMTP__AUTH__PASS"),
+                },
             },
         })
     }
@@ -192,7 +300,34 @@ impl Settings {
                 update_queue_limit: self.clone_api.update_queue_limit.or(lower.clone_api.update_queue_limit),
                 lock_timeout_secs: self.clone_api.lock_timeout_secs.or(lower.clone_api.lock_timeout_secs),
             },
+            smtp: self.smtp.over(lower.smtp),
         }
+    }
+}
+
+impl SmtpSettings {
+    /// This layer with any unset values taken from `lower`.
+    fn over(self, lower: SmtpSettings) -> SmtpSettings {
+        SmtpSettings {
+            host: self.host.or(lower.host),
+            port: self.port.or(lower.port),
+            secure: self.secure.or(lower.secure),
+            tls: self.tls.or(lower.tls),
+            from: self.from.or(lower.from),
+            auth: SmtpAuthSettings {
+                user: self.auth.user.or(lower.auth.user),
+                pass: self.auth.pass.or(lower.auth.pass),
+            },
+        }
+    }
+}
+
+/// A boolean as yargs reads one from the environment for the Node gateway.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -272,6 +407,114 @@ pub struct Config {
     pub update_queue_limit: usize,
     /// How long a Clone API lock lasts unless renewed.
     pub lock_timeout: std::time::Duration,
+    /// Where activation emails go.
+    pub mail: MailConfig,
+}
+
+/// Where activation emails go, validated.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The mail server; `None` writes mail to `<data_path>/outbox/`.
+    pub smtp: Option<SmtpServer>,
+    /// Sender: `smtp.from`, or `noreply@<gateway domain>` for the outbox.
+    pub from: lettre::message::Mailbox,
+}
+
+/// A validated SMTP server setting.
+#[derive(Debug, Clone)]
+pub struct SmtpServer {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Connection protection, resolved from `tls`, `secure` and the host.
+    pub tls: SmtpTls,
+    /// Credentials, if configured.
+    pub credentials: Option<SmtpCredentials>,
+}
+
+/// SMTP user name and password; the password never prints.
+#[derive(Clone)]
+pub struct SmtpCredentials {
+    /// User name.
+    pub user: String,
+    pass: String,
+}
+
+impl SmtpCredentials {
+    /// The password, for the SMTP client only.
+    pub fn reveal_pass(&self) -> &str {
+        &self.pass
+    }
+}
+
+impl std::fmt::Debug for SmtpCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpCredentials").field("user", &self.user).field("pass", &"≪redacted≫").finish()
+    }
+}
+
+/// Whether a host name means this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+impl MailConfig {
+    /// Validates the `[smtp]` settings; `domain` names the default sender.
+    fn from_settings(s: SmtpSettings, domain: &str) -> Result<Self, ConfigError> {
+        let from = s
+            .from
+            .filter(|f| !f.trim().is_empty())
+            .map(|f| {
+                f.trim()
+                    .parse::<lettre::message::Mailbox>()
+                    .map_err(|e| invalid("smtp.from", format!("expected addr@ex.org or \"Name <addr@ex.org>\": {e}")))
+            })
+            .transpose()?;
+        let Some(host) = s.host.filter(|h| !h.trim().is_empty()).map(|h| h.trim().to_owned()) else {
+            let from = match from {
+                Some(from) => from,
+                None => lettre::Address::new("noreply", domain)
+                    .map(|a| lettre::message::Mailbox::new(None, a))
+                    .map_err(|_| invalid("smtp.from", format!("cannot make a sender under {domain:?}; set one")))?,
+            };
+            return Ok(MailConfig { smtp: None, from });
+        };
+        let from = from.ok_or_else(|| invalid("smtp.from", "required when smtp.host is set"))?;
+        let tls = match (s.tls, s.secure) {
+            (Some(tls), None) => tls,
+            (Some(SmtpTls::Tls), Some(true)) => SmtpTls::Tls,
+            (Some(tls), Some(false)) if tls != SmtpTls::Tls => tls,
+            (Some(tls), Some(secure)) => {
+                return Err(invalid("smtp.secure", format!("secure = {secure} contradicts tls = \"{tls}\"")));
+            }
+            (None, Some(true)) => SmtpTls::Tls,
+            // Mail to this machine never crosses a network: plain SMTP, as
+            // to a local relay or a test sink. Anything else must be
+            // protected (nodemailer would fall back to plain text when the
+            // server offers no STARTTLS; we refuse to send instead)
+            (None, _) if is_loopback_host(&host) => SmtpTls::None,
+            (None, _) => SmtpTls::StartTls,
+        };
+        let credentials = match (s.auth.user, s.auth.pass) {
+            (Some(user), Some(pass)) => Some(SmtpCredentials { user, pass }),
+            (None, None) => None,
+            _ => return Err(invalid("smtp.auth", "set both user and pass, or neither")),
+        };
+        if credentials.is_some() && tls == SmtpTls::None && !is_loopback_host(&host) {
+            return Err(invalid(
+                "smtp.auth",
+                "would send the password in plain text; use tls = \"starttls\" or \"tls\"",
+            ));
+        }
+        let port = s.port.unwrap_or(tls.default_port());
+        if port == 0 {
+            return Err(invalid("smtp.port", "must not be 0"));
+        }
+        Ok(MailConfig { smtp: Some(SmtpServer { host, port, tls, credentials }), from })
+    }
 }
 
 impl Config {
@@ -308,7 +551,9 @@ impl Config {
         if lock_timeout_secs == 0 {
             return Err(invalid("clone_api.lock_timeout_secs", "must be at least 1"));
         }
+        let mail = MailConfig::from_settings(s.smtp, &gateway.domain)?;
         Ok(Config {
+            mail,
             gateway,
             update_queue_limit,
             lock_timeout: std::time::Duration::from_secs(lock_timeout_secs),
@@ -400,6 +645,78 @@ mod tests {
         let bad_key = Settings { auth: AuthSettings { key: Some("nokey".into()) }, ..Default::default() };
         assert!(Config::from_settings(bad_key).is_err());
         assert!(toml::from_str::<Settings>("unknown = 1").is_err());
+    }
+
+    #[test]
+    fn smtp_from_the_node_gateway_environment() {
+        let s = Settings::from_env(&env(&[
+            ("M_LD_GATEWAY_SMTP__HOST", "smtp.ex.org"),
+            ("M_LD_GATEWAY_SMTP__PORT", "2465"),
+            ("M_LD_GATEWAY_SMTP__SECURE", "true"),
+            ("M_LD_GATEWAY_SMTP__FROM", "Gateway <gw@ex.org>"),
+            ("M_LD_GATEWAY_SMTP__AUTH__USER", "mailer"),
+            ("M_LD_GATEWAY_SMTP__AUTH__PASS", "hunter2"),
+        ]))
+        .unwrap();
+        let c = Config::from_settings(s.clone()).unwrap();
+        let smtp = c.mail.smtp.as_ref().unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port, smtp.tls), ("smtp.ex.org", 2465, SmtpTls::Tls));
+        let creds = smtp.credentials.as_ref().unwrap();
+        assert_eq!((creds.user.as_str(), creds.reveal_pass()), ("mailer", "hunter2"));
+        assert_eq!(c.mail.from.email.to_string(), "gw@ex.org");
+        assert!(!format!("{s:?} {c:?}").contains("hunter2"), "the password never prints");
+        for (name, bad) in [("SECURE", "maybe"), ("TLS", "ssl"), ("PORT", "65536")] {
+            let vars = env(&[(&format!("M_LD_GATEWAY_SMTP__{name}"), bad)]);
+            assert!(Settings::from_env(&vars).is_err(), "{name}={bad}");
+        }
+    }
+
+    #[test]
+    fn smtp_tls_mode_and_port_defaults() {
+        let resolve = |toml_text: &str| {
+            let s: Settings = toml::from_str(&format!("[smtp]\nfrom = \"gw@ex.org\"\n{toml_text}")).unwrap();
+            Config::from_settings(s).map(|c| c.mail.smtp.map(|s| (s.tls, s.port)))
+        };
+        assert_eq!(resolve("").unwrap(), None, "no host: the outbox");
+        assert_eq!(resolve("host = \"smtp.ex.org\"").unwrap(), Some((SmtpTls::StartTls, 587)));
+        assert_eq!(resolve("host = \"127.0.0.1\"\nport = 25").unwrap(), Some((SmtpTls::None, 25)));
+        assert_eq!(resolve("host = \"localhost\"").unwrap(), Some((SmtpTls::None, 587)));
+        assert_eq!(resolve("host = \"::1\"").unwrap(), Some((SmtpTls::None, 587)));
+        assert_eq!(resolve("host = \"h.ex.org\"\nsecure = true").unwrap(), Some((SmtpTls::Tls, 465)));
+        assert_eq!(resolve("host = \"h.ex.org\"\nsecure = false").unwrap(), Some((SmtpTls::StartTls, 587)));
+        assert_eq!(resolve("host = \"h.ex.org\"\ntls = \"none\"").unwrap(), Some((SmtpTls::None, 587)));
+        assert_eq!(resolve("host = \"127.0.0.1\"\ntls = \"starttls\"").unwrap(), Some((SmtpTls::StartTls, 587)));
+        assert_eq!(resolve("host = \"h\"\ntls = \"tls\"\nsecure = true").unwrap(), Some((SmtpTls::Tls, 465)));
+        assert!(resolve("host = \"h\"\ntls = \"starttls\"\nsecure = true").is_err(), "contradiction");
+        assert!(resolve("host = \"h\"\ntls = \"tls\"\nsecure = false").is_err(), "contradiction");
+        assert!(toml::from_str::<Settings>("[smtp]\ntls = \"ssl\"").is_err());
+    }
+
+    #[test]
+    fn smtp_settings_that_cannot_work_are_refused() {
+        let check = |toml_text: &str| Config::from_settings(toml::from_str(toml_text).unwrap());
+        let err = check("[smtp]\nhost = \"smtp.ex.org\"").unwrap_err().to_string();
+        assert!(err.contains("smtp.from") && err.contains("required"), "{err}");
+        assert!(check("[smtp]\nhost = \"h.ex.org\"\nfrom = \"not an address\"").is_err());
+        let half_auth = "[smtp]\nhost = \"h.ex.org\"\nfrom = \"a@ex.org\"\n[smtp.auth]\nuser = \"u\"";
+        assert!(check(half_auth).is_err());
+        let plain_auth = "[smtp]\nhost = \"h.ex.org\"\nfrom = \"a@ex.org\"\ntls = \"none\"\n\
+                          [smtp.auth]\nuser = \"u\"\npass = \"p\"";
+        assert!(check(plain_auth).unwrap_err().to_string().contains("plain text"));
+        // To this machine, plain text with a password is allowed
+        assert!(check(&plain_auth.replace("h.ex.org", "127.0.0.1")).is_ok());
+        // Without a host the sender defaults to noreply@<gateway domain>
+        let c = check("gateway = \"ex.org\"").unwrap();
+        assert_eq!(c.mail.from.email.to_string(), "noreply@ex.org");
+    }
+
+    #[test]
+    fn smtp_layers_merge_field_by_field() {
+        let file: Settings =
+            toml::from_str("[smtp]\nhost = \"file.ex.org\"\nfrom = \"a@ex.org\"\nport = 2525").unwrap();
+        let env = Settings::from_env(&env(&[("M_LD_GATEWAY_SMTP__HOST", "env.ex.org")])).unwrap();
+        let smtp = Config::from_settings(env.over(file)).unwrap().mail.smtp.unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("env.ex.org", 2525));
     }
 
     #[test]
