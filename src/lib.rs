@@ -11,6 +11,7 @@
 //! | [`backup`] | backup clones of named subdomains: open on demand, LRU, one thread each; their update queue, lock and broadcast |
 //! | [`auth`] | keys, credentials, every access decision |
 //! | [`accounts`] | account model, names, storage |
+//! | [`mail`] | activation emails: SMTP, or `.eml` files in an outbox folder |
 //! | [`store`] | the sled database and its key layout |
 //! | [`meld`] | the m-ld engine (no HTTP, no Socket.io) |
 
@@ -23,6 +24,7 @@ pub mod backup;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod meld;
 pub mod relay;
 pub mod rootkey;
