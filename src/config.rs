@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::auth::AuthKey;
+use crate::auth::rsa_pair::RsaKeyConfig;
 
 /// Default listen host: loopback, so a first run is not exposed.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -27,6 +28,8 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 8 * 1024 * 1024;
 pub const DEFAULT_UPDATE_QUEUE_LIMIT: usize = 1000;
 /// Default Clone API lock timeout, in seconds.
 pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 300;
+/// A rotated key keeps working for a day, time to roll the new one out.
+pub const DEFAULT_ROTATION_GRACE_SECS: u64 = 24 * 60 * 60;
 
 /// Every setting, each optional: one layer of configuration.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
@@ -41,6 +44,10 @@ pub struct Settings {
     /// `[auth]` section.
     #[serde(default)]
     pub auth: AuthSettings,
+    /// `[key]` section: the root RSA key pair, published at
+    /// `/api/v1/publicKey` (the Node gateway's `key`).
+    #[serde(default)]
+    pub key: KeyPairSettings,
     /// `[address]` section.
     #[serde(default)]
     pub address: AddressSettings,
@@ -64,11 +71,36 @@ pub struct Settings {
 pub struct AuthSettings {
     /// Root key `root.keyid:secret` (`M_LD_GATEWAY_AUTH__KEY`).
     pub key: Option<String>,
+    /// How long a rotated key keeps working, in seconds
+    /// (`M_LD_GATEWAY_AUTH__ROTATION_GRACE_SECS`).
+    pub rotation_grace_secs: Option<u64>,
+}
+
+/// `[key]`: the root key pair in the Node gateway's encoding — base64 SPKI
+/// DER public key, base64 PKCS#8 DER private key encrypted with the root
+/// key's secret (`M_LD_GATEWAY_KEY__PUBLIC`, `M_LD_GATEWAY_KEY__PRIVATE`).
+#[derive(Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPairSettings {
+    /// Only `rsa` (`M_LD_GATEWAY_KEY__TYPE`).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub public: Option<String>,
+    pub private: Option<String>,
+}
+
+impl std::fmt::Debug for KeyPairSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPairSettings").field("public", &self.public).finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthSettings").field("key", &self.key.as_ref().map(|_| "≪redacted≫")).finish()
+        f.debug_struct("AuthSettings")
+            .field("key", &self.key.as_ref().map(|_| "≪redacted≫"))
+            .field("rotation_grace_secs", &self.rotation_grace_secs)
+            .finish()
     }
 }
 
@@ -243,7 +275,15 @@ impl Settings {
             gateway: get("M_LD_GATEWAY_GATEWAY"),
             data_path: get("M_LD_GATEWAY_DATA_PATH").map(PathBuf::from),
             log_level: get("LOG_LEVEL").or_else(|| get("M_LD_GATEWAY_LOG_LEVEL")),
-            auth: AuthSettings { key: get("M_LD_GATEWAY_AUTH__KEY") },
+            auth: AuthSettings {
+                key: get("M_LD_GATEWAY_AUTH__KEY"),
+                rotation_grace_secs: parse("M_LD_GATEWAY_AUTH__ROTATION_GRACE_SECS")?,
+            },
+            key: KeyPairSettings {
+                kind: get("M_LD_GATEWAY_KEY__TYPE"),
+                public: get("M_LD_GATEWAY_KEY__PUBLIC"),
+                private: get("M_LD_GATEWAY_KEY__PRIVATE"),
+            },
             address: AddressSettings {
                 host: get("M_LD_GATEWAY_ADDRESS__HOST"),
                 port: port("M_LD_GATEWAY_ADDRESS__PORT")?,
@@ -286,7 +326,13 @@ impl Settings {
             gateway: self.gateway.or(lower.gateway),
             data_path: self.data_path.or(lower.data_path),
             log_level: self.log_level.or(lower.log_level),
-            auth: AuthSettings { key: self.auth.key.or(lower.auth.key) },
+            auth: AuthSettings {
+                key: self.auth.key.or(lower.auth.key),
+                rotation_grace_secs: self.auth.rotation_grace_secs.or(lower.auth.rotation_grace_secs),
+            },
+            // The pair is one setting: a layer that gives a public key gives
+            // the whole pair
+            key: if self.key.public.is_some() { self.key } else { lower.key },
             address: AddressSettings {
                 host: self.address.host.or(lower.address.host),
                 port: self.address.port.or(lower.address.port),
@@ -405,6 +451,10 @@ pub struct Config {
     pub subdomain_cache_size: usize,
     /// Most Clone API updates queued per subdomain.
     pub update_queue_limit: usize,
+    /// How long a rotated key keeps working.
+    pub rotation_grace: std::time::Duration,
+    /// The configured root key pair, if any (else the data directory's).
+    pub root_key_pair: Option<RsaKeyConfig>,
     /// How long a Clone API lock lasts unless renewed.
     pub lock_timeout: std::time::Duration,
     /// Where activation emails go.
@@ -552,9 +602,22 @@ impl Config {
             return Err(invalid("clone_api.lock_timeout_secs", "must be at least 1"));
         }
         let mail = MailConfig::from_settings(s.smtp, &gateway.domain)?;
+        let root_key_pair = match (s.key.kind.as_deref(), s.key.public, s.key.private) {
+            (_, None, None) => None,
+            (None | Some("rsa"), Some(public), private) => {
+                crate::auth::rsa_pair::parse_public(&public).map_err(|e| invalid("key.public", e.to_string()))?;
+                Some(RsaKeyConfig { kind: "rsa".into(), public, private })
+            }
+            (Some(_), Some(_), _) => return Err(invalid("key.type", "only rsa key pairs are supported")),
+            (_, None, Some(_)) => return Err(invalid("key.public", "required with key.private")),
+        };
         Ok(Config {
             mail,
             gateway,
+            root_key_pair,
+            rotation_grace: std::time::Duration::from_secs(
+                s.auth.rotation_grace_secs.unwrap_or(DEFAULT_ROTATION_GRACE_SECS),
+            ),
             update_queue_limit,
             lock_timeout: std::time::Duration::from_secs(lock_timeout_secs),
             root_key,

@@ -47,7 +47,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Auth(AuthError::Forbidden(_)) => StatusCode::FORBIDDEN,
-            ApiError::Auth(AuthError::Random(_) | AuthError::Store(_)) | ApiError::Store(_) => {
+            ApiError::Auth(AuthError::Random(_) | AuthError::Store(_) | AuthError::Crypto(_)) | ApiError::Store(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,

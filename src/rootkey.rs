@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
 use crate::auth::AuthKey;
+use crate::auth::rsa_pair::{self, RsaKeyConfig};
 
 /// Root account name used when the gateway generates its own root key.
 pub const DEFAULT_ROOT_ACCOUNT: &str = "root";
@@ -57,6 +62,65 @@ pub fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// File name of the generated root key pair in the data directory.
+pub const ROOT_PAIR_FILE: &str = "root-keypair.json";
+
+type PemState = Option<Result<Arc<str>, Arc<str>>>;
+
+/// The root public key as PEM, published at `/api/v1/publicKey`. Generating
+/// an RSA pair takes a moment, so a first start does it in the background
+/// and serves everything else meanwhile.
+#[derive(Clone)]
+pub struct RootPublicKey(watch::Receiver<PemState>);
+
+impl RootPublicKey {
+    /// Uses the configured pair (refusing one whose halves do not fit or
+    /// whose private half the root secret does not open), else the data
+    /// directory's, else generates one there.
+    pub fn start(data_path: &Path, configured: Option<RsaKeyConfig>, root: &AuthKey) -> anyhow::Result<Self> {
+        if let Some(pair) = configured {
+            rsa_pair::check_pair(&pair, root.secret()).context("the configured root key pair (key.public, key.private)")?;
+            let pem = rsa_pair::public_pem(&pair.public)?;
+            return Ok(RootPublicKey(watch::channel(Some(Ok(pem.into()))).1));
+        }
+        let (tx, rx) = watch::channel(None);
+        let path = data_path.join(ROOT_PAIR_FILE);
+        let root = root.clone();
+        std::thread::Builder::new().name("root-keypair".into()).spawn(move || {
+            let result = load_or_generate_pair(&path, &root).map_err(|e| {
+                tracing::error!(error = format!("{e:#}"), file = %path.display(), "no root key pair");
+                Arc::<str>::from("root public key unavailable")
+            });
+            let _ = tx.send(Some(result.map(Arc::from)));
+        })?;
+        Ok(RootPublicKey(rx))
+    }
+
+    /// The PEM, waiting for a first start's generation if need be.
+    pub async fn pem(&self) -> Result<Arc<str>, Arc<str>> {
+        let mut rx = self.0.clone();
+        let wait = rx.wait_for(Option::is_some);
+        match tokio::time::timeout(std::time::Duration::from_secs(30), wait).await {
+            Ok(Ok(state)) => state.clone().unwrap_or_else(|| Err("root public key unavailable".into())),
+            _ => Err("root public key not ready, try again".into()),
+        }
+    }
+}
+
+fn load_or_generate_pair(path: &Path, root: &AuthKey) -> anyhow::Result<String> {
+    let pair: RsaKeyConfig = match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not a key pair", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let pair = rsa_pair::generate(root.secret())?;
+            write_private(path, &serde_json::to_string(&pair)?)?;
+            tracing::info!(file = %path.display(), "generated the root key pair");
+            pair
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    Ok(rsa_pair::public_pem(&pair.public)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +142,23 @@ mod tests {
         assert_eq!(origin, Origin::Stored(path));
         let configured = AuthKey::parse("boss.abcdef:xyz").unwrap();
         assert_eq!(load_or_create(dir.path(), Some(configured.clone())).unwrap(), (configured, Origin::Configured));
+    }
+
+    #[tokio::test]
+    async fn root_pair_generated_once_or_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = AuthKey::generate("root").unwrap();
+        let pem = RootPublicKey::start(dir.path(), None, &root).unwrap().pem().await.unwrap();
+        assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+        let again = RootPublicKey::start(dir.path(), None, &root).unwrap().pem().await.unwrap();
+        assert_eq!(pem, again, "the stored pair is reused");
+        let stored: RsaKeyConfig =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(ROOT_PAIR_FILE)).unwrap()).unwrap();
+        // A configured pair is checked against the root secret
+        let other = tempfile::tempdir().unwrap();
+        let configured = RootPublicKey::start(other.path(), Some(stored.clone()), &root).unwrap();
+        assert_eq!(configured.pem().await.unwrap(), pem);
+        let stranger = AuthKey::generate("root").unwrap();
+        assert!(RootPublicKey::start(other.path(), Some(stored), &stranger).is_err());
     }
 }

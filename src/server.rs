@@ -11,13 +11,13 @@ use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 
-use crate::accounts::AccountStore;
+use crate::accounts::{AccountStore, Activations};
 use crate::auth::{AuthKey, Authority};
 use crate::backup::{Backups, FollowSettings};
 use crate::config::Config;
 use crate::http::{ApiState, router};
 use crate::relay::{Relay, RelayConfig};
-use crate::rootkey::{self, Origin};
+use crate::rootkey::{self, Origin, RootPublicKey};
 use crate::store::Store;
 
 /// How long sockets and in-flight HTTP requests get to finish at shutdown.
@@ -42,6 +42,7 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
     let accounts = AccountStore::new(store)?;
     // The root account owns subdomains like any other (its key is configured)
     accounts.ensure_account(&root_key.app)?;
+    let root_key_for_pair = root_key.clone();
     let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone());
     let relay = Relay::new(authority.clone());
     let relay_config =
@@ -64,6 +65,10 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
         gateway: Arc::new(config.gateway.clone()),
         relay: relay.clone(),
         backups: backups.clone(),
+        activations: Activations::new(store)?,
+        root_public: RootPublicKey::start(&config.data_path, config.root_key_pair.clone(), &root_key_for_pair)?,
+        rotation_grace: config.rotation_grace,
+        mailer: crate::mail::Mailer::from_config(config)?,
     };
     Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups, stop })
 }

@@ -10,6 +10,7 @@
 //! | `keys` | key id (UTF-8) | JSON [`crate::accounts::KeyRecord`] |
 //! | `subdomains` | `<account>/<name>` | JSON [`crate::accounts::SubdomainRecord`] |
 //! | `tombstones` | `<account>/<name>` | removal time, ms since the epoch (8 bytes BE) |
+//! | `activations` | SHA-256 of the activation token | JSON [`crate::accounts::Activation`] |
 //! | `clone/<account>/<name>/…` | see `meld::dataset` | one backup clone's data and journal |
 //! | `updates/<account>/<name>` | `@ticks`, u64 BE | `@emitCount` (u32 BE), then the `MeldUpdate` JSON (Clone API poll queue) |
 
@@ -23,6 +24,8 @@ pub const KEYS_TREE: &str = "keys";
 pub const SUBDOMAINS_TREE: &str = "subdomains";
 /// Tree holding the names of removed subdomains, which cannot be re-used.
 pub const TOMBSTONES_TREE: &str = "tombstones";
+/// Pending email activations: `sha256(token)` → JSON activation record.
+pub const ACTIVATIONS_TREE: &str = "activations";
 
 /// Prefix of the trees of one backup clone.
 pub fn clone_tree_prefix(account: &str, name: &str) -> String {

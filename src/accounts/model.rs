@@ -243,7 +243,8 @@ fn enum_values<T: serde::de::DeserializeOwned>(v: &Value, what: &'static str) ->
 
 /// A deliberately loose check (one `@`, something either side, a dot in the
 /// domain): the activation email is the real proof of an address.
-fn looks_like_email(s: &str) -> bool {
+/// A plausible email address (the SMTP server has the last word).
+pub fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

@@ -6,7 +6,8 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::{Account, AccountPatch, KeyRecord, SubdomainRecord};
-use crate::auth::AuthKey;
+use crate::auth::rsa_pair::{self, RsaKeyConfig};
+use crate::auth::{AuthError, AuthKey, jwt};
 use crate::store::{ACCOUNTS_TREE, KEYS_TREE, SUBDOMAINS_TREE, Store, StoreError, TOMBSTONES_TREE};
 
 /// Typed access to the `accounts` and `keys` trees.
@@ -91,42 +92,117 @@ impl AccountStore {
         self.keys.get(keyid)?.map(|b| decode(KEYS_TREE, &b)).transpose()
     }
 
-    /// Mints a new key for the account, creating the account if `create` and
-    /// it does not exist. Returns `None` if the account does not exist and
-    /// `create` is false. Account and key are written in one transaction.
-    pub fn mint_key(&self, app: &str, account: &str, create: bool) -> Result<Option<AuthKey>, crate::auth::AuthError> {
+    /// Mints a new key for the account as `opts` say; `Ok(None)` if the
+    /// account does not exist and may not be created. The account record and
+    /// the key record (and a rotated key's expiry) change in one transaction.
+    pub fn mint_key(&self, app: &str, account: &str, opts: &MintOptions) -> Result<Option<Minted>, AuthError> {
+        let mut key = AuthKey::generate(app)?;
+        // Generated before the transaction: slow, and its private half is
+        // encrypted with the new key's secret
+        let rsa = if opts.rsa { Some(rsa_pair::generate(key.secret())?) } else { None };
         loop {
-            let key = AuthKey::generate(app)?;
             let record = KeyRecord {
                 account: account.to_owned(),
                 hash: key.secret_hash(),
                 revoked: false,
-                created: 0,
+                created: opts.now_ms,
                 expires: None,
-                rsa_public: None,
-                jwt_public: None,
+                rsa_public: rsa.as_ref().map(|r| r.public.clone()),
+                jwt_public: Some(jwt::public_key(&key)),
             };
             let outcome = (&self.accounts, &self.keys).transaction(|(accounts, keys)| {
                 if keys.get(key.keyid.as_bytes())?.is_some() {
-                    return Ok(Minted::KeyidTaken);
+                    return Ok(MintOutcome::KeyidTaken);
                 }
                 let mut acc = match tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? {
-                    Some(acc) => acc,
-                    None if create => Account::new(account),
-                    None => return Ok(Minted::NoAccount),
+                    Some(acc) => {
+                        if let Some(email) = &opts.email
+                            && !acc.emails.contains(email)
+                        {
+                            return Ok(MintOutcome::EmailNotRegistered);
+                        }
+                        acc
+                    }
+                    None if opts.create => {
+                        let mut acc = Account::new(account);
+                        acc.emails.extend(opts.email.clone());
+                        acc
+                    }
+                    None => return Ok(MintOutcome::NoAccount),
                 };
+                if let Some((old, until)) = &opts.rotate {
+                    let mut rec = match tx_get::<KeyRecord>(keys, KEYS_TREE, old.as_bytes())? {
+                        Some(rec) if rec.account == account && !rec.revoked => rec,
+                        _ => return Ok(MintOutcome::NoSuchKey),
+                    };
+                    rec.expires = Some(rec.expires.map_or(*until, |e| e.min(*until)));
+                    tx_put(keys, KEYS_TREE, old.as_bytes(), &rec)?;
+                }
                 acc.keyids.push(key.keyid.clone());
                 tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
                 tx_put(keys, KEYS_TREE, key.keyid.as_bytes(), &record)?;
-                Ok(Minted::Done)
+                Ok(MintOutcome::Done)
             });
             match outcome.map_err(StoreError::from)? {
-                Minted::Done => return Ok(Some(key)),
-                Minted::NoAccount => return Ok(None),
-                // 24-bit key ids can collide; draw again
-                Minted::KeyidTaken => continue,
+                MintOutcome::Done => return Ok(Some(Minted { key, rsa })),
+                MintOutcome::NoAccount => return Ok(None),
+                MintOutcome::EmailNotRegistered => return Err(AuthError::Forbidden("email not registered to the account")),
+                MintOutcome::NoSuchKey => return Err(AuthError::Forbidden("no such key")),
+                // 24-bit key ids can collide; draw another (the secret stays)
+                MintOutcome::KeyidTaken => key.redraw_keyid()?,
             }
         }
+    }
+
+    /// The account's keys with their records, in minting order.
+    pub fn keys_of(&self, account: &str) -> Result<Option<Vec<(String, KeyRecord)>>, StoreError> {
+        let Some(acc) = self.get(account)? else { return Ok(None) };
+        let mut out = Vec::with_capacity(acc.keyids.len());
+        for keyid in acc.keyids {
+            if let Some(rec) = self.key(&keyid)?.filter(|r| r.account == account) {
+                out.push((keyid, rec));
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Revokes one of the account's keys; false if it has no such key.
+    pub fn revoke_key(&self, account: &str, keyid: &str) -> Result<bool, StoreError> {
+        let done = self.keys.transaction(|keys| {
+            let mut rec = match tx_get::<KeyRecord>(keys, KEYS_TREE, keyid.as_bytes())? {
+                Some(rec) if rec.account == account => rec,
+                _ => return Ok(false),
+            };
+            rec.revoked = true;
+            tx_put(keys, KEYS_TREE, keyid.as_bytes(), &rec)?;
+            Ok(true)
+        });
+        Ok(done?)
+    }
+
+    /// Deletes the account, its keys and its named subdomains' registrations
+    /// (tombstoned, so their names stay unusable). Returns the removed
+    /// subdomain names, or `None` if there was no such account. The backup
+    /// data of those subdomains is the caller's to remove.
+    pub fn delete_account(&self, account: &str, now_ms: u64) -> Result<Option<Vec<String>>, StoreError> {
+        let removed = (&self.accounts, &self.keys, &self.subdomains, &self.tombstones).transaction(
+            |(accounts, keys, subdomains, tombstones)| {
+                let Some(acc) = tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? else {
+                    return Ok(None);
+                };
+                for keyid in &acc.keyids {
+                    keys.remove(keyid.as_bytes())?;
+                }
+                for name in &acc.subdomains {
+                    let key = subdomain_key(account, name);
+                    subdomains.remove(key.as_slice())?;
+                    tombstones.insert(key.as_slice(), &now_ms.to_be_bytes())?;
+                }
+                accounts.remove(account.as_bytes())?;
+                Ok(Some(acc.subdomains.clone()))
+            },
+        );
+        Ok(removed?)
     }
 
     /// Applies a validated patch to an existing account; `None` if it does
@@ -204,9 +280,34 @@ impl AccountStore {
     }
 }
 
-enum Minted {
+/// How to mint a key.
+#[derive(Debug, Default, Clone)]
+pub struct MintOptions {
+    /// Create the account if it does not exist.
+    pub create: bool,
+    /// Also make an RSA key pair for signing (`?type=rsa`).
+    pub rsa: bool,
+    /// Minted by email activation: an existing account must have this email
+    /// registered; a new one is created with it.
+    pub email: Option<String>,
+    /// Rotation: this key of the account stays valid until the given time
+    /// (ms since the epoch), then is refused.
+    pub rotate: Option<(String, u64)>,
+    /// Creation time to record, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// A freshly minted key: shown to its owner once, never stored in clear.
+pub struct Minted {
+    pub key: AuthKey,
+    pub rsa: Option<RsaKeyConfig>,
+}
+
+enum MintOutcome {
     Done,
     NoAccount,
+    EmailNotRegistered,
+    NoSuchKey,
     KeyidTaken,
 }
 
@@ -215,13 +316,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn create() -> MintOptions {
+        MintOptions { create: true, ..Default::default() }
+    }
+
     #[test]
     fn mint_creates_account_and_stores_only_a_digest() {
         let store = Store::temporary().unwrap();
         let accounts = AccountStore::new(&store).unwrap();
-        assert!(accounts.mint_key("root", "acc", false).unwrap().is_none());
+        assert!(accounts.mint_key("root", "acc", &MintOptions::default()).unwrap().is_none());
         assert!(accounts.get("acc").unwrap().is_none());
-        let key = accounts.mint_key("root", "acc", true).unwrap().unwrap();
+        let key = accounts.mint_key("root", "acc", &create()).unwrap().unwrap().key;
         let acc = accounts.get("acc").unwrap().unwrap();
         assert_eq!(acc.keyids, vec![key.keyid.clone()]);
         let rec = accounts.key(&key.keyid).unwrap().unwrap();
@@ -233,7 +338,7 @@ mod tests {
             let (_, v) = kv.unwrap();
             assert!(!String::from_utf8_lossy(&v).contains(&secret));
         }
-        let second = accounts.mint_key("root", "acc", false).unwrap().unwrap();
+        let second = accounts.mint_key("root", "acc", &MintOptions::default()).unwrap().unwrap().key;
         assert_ne!(second.keyid, key.keyid);
         assert_eq!(accounts.get("acc").unwrap().unwrap().keyids.len(), 2);
     }
@@ -247,7 +352,7 @@ mod tests {
         let store = Store::temporary().unwrap();
         let accounts = AccountStore::new(&store).unwrap();
         assert_eq!(accounts.register_subdomain("acc", "sd", record("a")).unwrap(), Registered::NoAccount);
-        accounts.mint_key("root", "acc", true).unwrap();
+        accounts.mint_key("root", "acc", &create()).unwrap();
         assert_eq!(accounts.register_subdomain("acc", "sd", record("a")).unwrap(), Registered::Created(record("a")));
         assert_eq!(accounts.register_subdomain("acc", "sd", record("b")).unwrap(), Registered::Existing(record("a")));
         assert_eq!(accounts.get("acc").unwrap().unwrap().subdomains, vec!["sd"]);
@@ -265,7 +370,7 @@ mod tests {
         let accounts = AccountStore::new(&store).unwrap();
         let patch = AccountPatch::from_json("acc", &json!({"@insert": {"naming": "uuid"}})).unwrap();
         assert!(accounts.patch("acc", &patch).unwrap().is_none());
-        accounts.mint_key("root", "acc", true).unwrap();
+        accounts.mint_key("root", "acc", &create()).unwrap();
         assert!(accounts.patch("acc", &patch).unwrap().unwrap().allows_uuid());
         assert!(accounts.get("acc").unwrap().unwrap().allows_uuid());
     }

@@ -54,6 +54,16 @@ impl AuthKey {
 
     /// Parses `app.keyid:secret`. Any component of `[a-z0-9_-]` is accepted
     /// (keys minted elsewhere, e.g. by the Node gateway, stay usable).
+    /// Draws a new key id for this key, keeping its secret (a minted key id
+    /// that collides with a stored one).
+    pub fn redraw_keyid(&mut self) -> Result<(), AuthError> {
+        let mut material = [0u8; KEYID_LEN / 2];
+        OsRng.try_fill_bytes(&mut material).map_err(|e| AuthError::Random(e.to_string()))?;
+        self.keyid =
+            material.iter().flat_map(|b| [b >> 4, b & 0xf]).map(|nibble| char::from(b'a' + nibble)).collect();
+        Ok(())
+    }
+
     pub fn parse(s: &str) -> Result<Self, AuthError> {
         let (name, secret) = s.split_once(':').ok_or(AuthError::MalformedKey)?;
         let (app, keyid) = name.split_once('.').ok_or(AuthError::MalformedKey)?;
@@ -68,6 +78,11 @@ impl AuthKey {
     }
 
     /// The full key string, secret included: only for handing to its owner.
+    /// The secret part alone, for deriving keys from it; never log it.
+    pub(crate) fn secret(&self) -> &str {
+        &self.secret
+    }
+
     pub fn reveal(&self) -> String {
         format!("{}.{}:{}", self.app, self.keyid, self.secret)
     }

@@ -6,12 +6,14 @@
 //! Socket.io framing: the transports hand it parsed credentials.
 
 mod credentials;
+pub mod jwt;
 mod key;
 mod policy;
+pub mod rsa_pair;
 
 pub use credentials::{Credentials, HandshakeAuth};
 pub use key::{AuthKey, KEYID_LEN, SecretHash};
-pub use policy::{Authority, Principal};
+pub use policy::{Authority, Caller, Principal};
 
 /// Why authentication or authorisation failed. The `Display` text is safe to
 /// show to the client; it never contains secrets.
@@ -34,6 +36,14 @@ pub enum AuthError {
     #[error("{0}")]
     Forbidden(&'static str),
     /// The OS random source failed.
+    #[error("{0}")]
+    BadToken(&'static str),
+    #[error("key expired")]
+    Expired,
+    #[error("key revoked")]
+    Revoked,
+    #[error("cryptography failed: {0}")]
+    Crypto(String),
     #[error("random source unavailable: {0}")]
     Random(String),
     /// The store failed while checking.

@@ -1,32 +1,45 @@
 //! The one place that decides access: HTTP credentials → [`Principal`], a
 //! principal's rights over an account, and Socket.io handshakes on domains.
 
-use super::{AuthError, AuthKey, Credentials, HandshakeAuth};
-use crate::accounts::{Account, AccountStore, SubdomainId, naming};
+use super::{AuthError, AuthKey, Credentials, HandshakeAuth, jwt};
+use crate::accounts::{Account, AccountStore, KeyRecord, RemotesAuth, SubdomainId, naming};
 
 /// Who is acting, once authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    /// The gateway's root account (holder of the root key).
+    /// The gateway's root account.
     Root,
-    /// An account, by name.
+    /// An account, by one of its keys.
     Account(String),
-    /// Nobody in particular (anonymous relay use).
+    /// A bearer of a token minted by the account: it may use the account's
+    /// subdomains (config, Clone API, relay) but not manage the account.
+    Delegate {
+        account: String,
+        /// The end user the token names, if any.
+        user: Option<String>,
+    },
+    /// Nobody in particular (UUID subdomains with `anon` remotes).
     Anonymous,
 }
 
 impl Principal {
-    /// Name for logs.
     pub fn describe(&self) -> &str {
         match self {
             Principal::Root => "root",
-            Principal::Account(name) => name,
+            Principal::Account(name) | Principal::Delegate { account: name, .. } => name,
             Principal::Anonymous => "anonymous",
         }
     }
 }
 
-/// Checks credentials and decides access.
+/// An authenticated caller, with the key it presented (if it presented one),
+/// which can mint tokens on its account's behalf.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub who: Principal,
+    pub key: Option<AuthKey>,
+}
+
 #[derive(Clone)]
 pub struct Authority {
     accounts: AccountStore,
@@ -34,34 +47,40 @@ pub struct Authority {
     gateway_domain: String,
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 impl Authority {
-    /// An authority for a gateway with this root key and domain name.
     pub fn new(accounts: AccountStore, root_key: AuthKey, gateway_domain: String) -> Self {
         Authority { accounts, root_key, gateway_domain }
     }
 
-    /// The root account name (the `app` part of the root key).
     pub fn root_name(&self) -> &str {
         &self.root_key.app
     }
 
-    /// The account store this authority reads.
     pub fn accounts(&self) -> &AccountStore {
         &self.accounts
     }
 
-    /// Authenticates an HTTP `Authorization` header value.
-    pub fn authenticate_header(&self, header: Option<&str>) -> Result<Principal, AuthError> {
+    /// The absolute IRI of an account, as tokens name their issuer.
+    pub fn account_iri(&self, account: &str) -> String {
+        format!("http://{}/{account}", self.gateway_domain)
+    }
+
+    /// Authenticates an HTTP `Authorization` header: Basic with an account
+    /// key, or Bearer with a token minted by one.
+    pub fn authenticate_header(&self, header: Option<&str>) -> Result<Caller, AuthError> {
         match Credentials::from_header(header.ok_or(AuthError::Missing)?)? {
-            Credentials::Basic { user, key } => self.verify_key(&user, &key),
-            // JWT bearer auth arrives with the accounts issue; until then a
-            // bearer token authenticates nobody.
-            Credentials::Bearer(_) => Err(AuthError::Unrecognised),
+            Credentials::Basic { user, key } => {
+                let who = self.verify_key(&user, &key)?;
+                Ok(Caller { who, key: AuthKey::parse(&key).ok() })
+            }
+            Credentials::Bearer(token) => Ok(Caller { who: self.verify_token(&token)?, key: None }),
         }
     }
 
-    /// Checks that `key` is a valid, unrevoked key of account `user` (which
-    /// may be given as the account's absolute IRI `http://<gateway>/<name>`).
     pub fn verify_key(&self, user: &str, key: &str) -> Result<Principal, AuthError> {
         let user = self.account_name_of(user).ok_or(AuthError::BadCredentials)?;
         let key = AuthKey::parse(key).map_err(|_| AuthError::BadCredentials)?;
@@ -72,15 +91,48 @@ impl Authority {
             return Err(AuthError::BadCredentials);
         }
         let record = self.accounts.key(&key.keyid)?.ok_or(AuthError::BadCredentials)?;
-        // Evaluate every condition before deciding, so that timing says
-        // nothing about which one failed
         let owner_ok = record.account == user;
         let secret_ok = key.matches_hash(&record.hash);
-        if owner_ok & secret_ok & !record.revoked {
-            Ok(Principal::Account(user.to_owned()))
-        } else {
-            Err(AuthError::BadCredentials)
+        if !(owner_ok & secret_ok) {
+            return Err(AuthError::BadCredentials);
         }
+        Self::usable(&record)?;
+        Ok(Principal::Account(user.to_owned()))
+    }
+
+    /// A revoked key, or a rotated one past its grace period, is refused.
+    fn usable(record: &KeyRecord) -> Result<(), AuthError> {
+        if record.revoked {
+            Err(AuthError::Revoked)
+        } else if record.expires.is_some_and(|e| now_ms() >= e) {
+            Err(AuthError::Expired)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Mints a token for the caller's account, naming `user` as its subject.
+    pub fn mint_token(&self, key: &AuthKey, account: &str, user: Option<&str>) -> Result<String, AuthError> {
+        jwt::mint(key, &self.account_iri(account), user)
+    }
+
+    /// Verifies a token: signed by a usable key of the account it names as
+    /// issuer, and not expired.
+    pub fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
+        let keyid = jwt::key_id(token)?;
+        let (account, public) = if keyid == self.root_key.keyid {
+            (self.root_key.app.clone(), jwt::public_key(&self.root_key))
+        } else {
+            let record = self.accounts.key(&keyid)?.ok_or(AuthError::BadToken("token key unknown"))?;
+            Self::usable(&record)?;
+            let public = record.jwt_public.clone().ok_or(AuthError::BadToken("key cannot sign tokens"))?;
+            (record.account, public)
+        };
+        let claims = jwt::verify(token, &public)?;
+        if self.account_name_of(&claims.issuer) != Some(account.as_str()) {
+            return Err(AuthError::BadToken("token issuer does not own its key"));
+        }
+        Ok(Principal::Delegate { account, user: claims.subject })
     }
 
     fn account_name_of<'a>(&self, user: &'a str) -> Option<&'a str> {
@@ -91,16 +143,23 @@ impl Authority {
         naming::is_component(name).then_some(name)
     }
 
-    /// Whether the principal may manage `account` (root may manage all).
+    /// May `who` use the account's subdomains?
     pub fn authorise_account(&self, who: &Principal, account: &str) -> Result<(), AuthError> {
         match who {
             Principal::Root => Ok(()),
-            Principal::Account(name) if name == account => Ok(()),
+            Principal::Account(name) | Principal::Delegate { account: name, .. } if name == account => Ok(()),
             _ => Err(AuthError::Forbidden("not permitted for this account")),
         }
     }
 
-    /// Decides a Socket.io handshake for the m-ld domain `domain`.
+    /// May `who` manage the account (keys, details, removal)? Tokens may not.
+    pub fn authorise_owner(&self, who: &Principal, account: &str) -> Result<(), AuthError> {
+        match who {
+            Principal::Delegate { .. } => Err(AuthError::Forbidden("a token cannot manage the account")),
+            _ => self.authorise_account(who, account),
+        }
+    }
+
     pub fn authorise_handshake(
         &self,
         domain: &str,
@@ -131,8 +190,17 @@ impl Authority {
                 }
                 who
             }
-            HandshakeAuth::Jwt(_) => {
-                return Err(AuthError::Forbidden("JWT-authenticated messaging unavailable"));
+            HandshakeAuth::Jwt(token) => {
+                let who = self.verify_token(token)?;
+                self.authorise_account(&who, &sd.account)?;
+                let account = account.as_ref().ok_or(AuthError::Forbidden("unknown account"))?;
+                if !account.remotes_auth.contains(&RemotesAuth::Jwt) {
+                    return Err(AuthError::Forbidden("token-authenticated messaging unavailable"));
+                }
+                if !sd.is_uuid() && !account.subdomains.contains(&sd.name) {
+                    return Err(AuthError::Forbidden("unknown subdomain"));
+                }
+                who
             }
         };
         Ok((who, sd))
@@ -142,7 +210,7 @@ impl Authority {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::AccountPatch;
+    use crate::accounts::{AccountPatch, MintOptions};
     use crate::store::Store;
     use serde_json::json;
 
@@ -157,8 +225,9 @@ mod tests {
         let store = Store::temporary().unwrap();
         let accounts = AccountStore::new(&store).unwrap();
         let root = AuthKey::generate("rootacc").unwrap();
-        let a_key = accounts.mint_key("rootacc", "acca", true).unwrap().unwrap().reveal();
-        let b_key = accounts.mint_key("rootacc", "accb", true).unwrap().unwrap().reveal();
+        let create = MintOptions { create: true, ..Default::default() };
+        let a_key = accounts.mint_key("rootacc", "acca", &create).unwrap().unwrap().key.reveal();
+        let b_key = accounts.mint_key("rootacc", "accb", &create).unwrap().unwrap().key.reveal();
         let patch =
             AccountPatch::from_json("acca", &json!({"@insert": {"naming": "uuid", "remotesAuth": ["anon", "key"]}}))
                 .unwrap();

@@ -11,10 +11,15 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use crate::accounts::{Account, AccountPatch, RemotesAuth, SubdomainId, naming};
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, Caller, Principal};
 use crate::error::ApiError;
 
 pub(super) fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    Ok(authenticate_caller(state, headers)?.who)
+}
+
+/// The caller with the key it presented, for minting tokens on its behalf.
+pub(super) fn authenticate_caller(state: &ApiState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let header =
         headers.get(header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| AuthError::Unrecognised)).transpose()?;
     Ok(state.authority.authenticate_header(header)?)
@@ -33,67 +38,6 @@ pub(super) fn json_body(body: &Bytes) -> Result<Option<Value>, ApiError> {
 }
 
 /// `?type=rsa` on key requests.
-#[derive(Deserialize)]
-pub struct KeyQuery {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-}
-
-/// `POST /api/v1/user/:account/key`: root creates an account (or adds a
-/// key to it); an account gets a new key for itself.
-#[tracing::instrument(skip_all, fields(account = %account))]
-pub async fn post_key(
-    State(state): State<ApiState>,
-    Path(account): Path<String>,
-    Query(query): Query<KeyQuery>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    account_name(&account)?;
-    if headers.contains_key("x-activation-code") {
-        return Err(ApiError::NotImplemented("email activation is not available on this gateway yet"));
-    }
-    let who = authenticate(&state, &headers)?;
-    state.authority.authorise_account(&who, &account)?;
-    match query.kind.as_deref() {
-        None => {}
-        Some("rsa") => {
-            return Err(ApiError::NotImplemented("RSA key pairs are not available on this gateway yet"));
-        }
-        Some(_) => return Err(ApiError::BadRequest("type must be rsa".into())),
-    }
-    if account == state.authority.root_name() {
-        return Err(AuthError::Forbidden("the root key is set by configuration").into());
-    }
-    let key = state
-        .accounts
-        .mint_key(state.authority.root_name(), &account, who == Principal::Root)?
-        .ok_or(ApiError::NotFound)?;
-    tracing::info!(target: "audit", account = %account, keyid = %key.keyid, by = who.describe(), "key minted");
-    Ok(Json(json!({ "auth": { "key": key.reveal() } })))
-}
-
-/// `PATCH /api/v1/user/:account` with `{"@insert"|"@delete": {...}}`.
-#[tracing::instrument(skip_all, fields(account = %account))]
-pub async fn patch_account(
-    State(state): State<ApiState>,
-    Path(account): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, ApiError> {
-    account_name(&account)?;
-    let body = body?;
-    let who = authenticate(&state, &headers)?;
-    state.authority.authorise_account(&who, &account)?;
-    let body = json_body(&body)?.ok_or_else(|| ApiError::BadRequest("a patch body is required".into()))?;
-    let patch = AccountPatch::from_json(&account, &body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    state.accounts.patch(&account, &patch)?.ok_or(ApiError::NotFound)?;
-    tracing::info!(target: "audit", account = %account, by = who.describe(), "account details changed");
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /api/v1/domain/:account`: a clone configuration for a fresh UUID
-/// subdomain (no credentials needed: UUID names are unguessable), or for a
-/// given UUID name.
 #[tracing::instrument(skip_all, fields(account = %account))]
 pub async fn post_domain(
     State(state): State<ApiState>,
@@ -130,23 +74,28 @@ pub async fn post_domain(
     };
     let acc = acc.ok_or(ApiError::NotFound)?;
     let id = SubdomainId { account, name };
-    Ok(Json(clone_config(&state, &acc, &id, genesis, None)))
+    Ok(Json(clone_config(&state, &acc, &id, genesis, None, None)))
 }
 
 /// The configuration a new clone needs, without any secret: credentials are
 /// placeholders the app fills in (the Node gateway's shape).
 /// `user` is the requesting account when known (named subdomains); the key
 /// is always a placeholder, never the real one.
+/// The config a clone of the subdomain needs. `user` names the account in
+/// key auth; `token` is a freshly minted JWT for `jwt` remotes auth (else a
+/// placeholder is shown).
 pub(super) fn clone_config(
     state: &ApiState,
     acc: &Account,
     id: &SubdomainId,
     genesis: Option<bool>,
     user: Option<&str>,
+    token: Option<String>,
 ) -> Value {
     let mut io = json!({ "uri": state.gateway.origin });
     if acc.remotes_auth.contains(&RemotesAuth::Jwt) {
-        io["opts"] = json!({ "auth": { "jwt": "≪your-token≫" } });
+        let jwt = token.unwrap_or_else(|| "≪your-token≫".to_owned());
+        io["opts"] = json!({ "auth": { "jwt": jwt } });
     } else if acc.allows_key_remotes() {
         let user = user.unwrap_or("≪your-account-name≫");
         io["opts"] = json!({ "auth": { "key": "≪your-auth-key≫", "user": user } });

@@ -1,6 +1,7 @@
 //! HTTP transport (axum): routes, request parsing and responses. Business
 //! rules live in `auth` and `accounts`; handlers only translate.
 
+mod account;
 mod admin;
 mod clone_api;
 mod clone_follow;
@@ -11,10 +12,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, post, put};
+use axum::routing::{delete, get, post, put};
 use tokio::sync::watch;
 
-use crate::accounts::AccountStore;
+use crate::accounts::{AccountStore, Activations};
+use crate::rootkey::RootPublicKey;
 use crate::auth::Authority;
 use crate::backup::Backups;
 use crate::config::GatewayName;
@@ -36,6 +38,10 @@ pub struct ApiState {
     pub relay: Arc<Relay>,
     /// Backup clones of named subdomains.
     pub backups: Backups,
+    pub activations: Activations,
+    pub root_public: RootPublicKey,
+    pub rotation_grace: std::time::Duration,
+    pub mailer: crate::mail::Mailer,
     /// Becomes true when the gateway shuts down (ends event streams).
     pub stopping: watch::Receiver<bool>,
 }
@@ -44,8 +50,16 @@ pub struct ApiState {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/context", get(admin::context))
-        .route("/api/v1/user/{account}/key", post(admin::post_key))
-        .route("/api/v1/user/{account}", patch(admin::patch_account))
+        .route("/api/v1/publicKey", get(account::root_public_key))
+        .route("/api/v1/user/{account}/activation", post(account::post_activation))
+        .route("/api/v1/user/{account}/key", post(account::post_key).get(account::list_keys))
+        .route("/api/v1/user/{account}/key/{keyid}", delete(account::revoke_key))
+        .route("/api/v1/user/{account}/key/{keyid}/rotate", post(account::rotate_key))
+        .route("/api/v1/user/{account}/publicKey/{keyid}", get(account::user_public_key))
+        .route(
+            "/api/v1/user/{account}",
+            get(account::get_account).patch(account::patch_account).delete(account::delete_account),
+        )
         .route("/api/v1/domain/{account}", post(admin::post_domain))
         .route("/api/v1/domain/{account}/{name}", put(subdomain::put_subdomain).delete(subdomain::delete_subdomain))
         .route(

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use super::ApiState;
-use super::admin::{account_name, authenticate, clone_config, json_body};
-use crate::accounts::{Registered, SubdomainId, SubdomainRecord, naming};
+use super::admin::{account_name, authenticate, authenticate_caller, clone_config, json_body};
+use crate::accounts::{Registered, RemotesAuth, SubdomainId, SubdomainRecord, naming};
 use crate::auth::{AuthError, Principal};
 use crate::backup::BackupError;
 use crate::error::ApiError;
@@ -75,9 +75,11 @@ pub async fn put_subdomain(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let sd = subdomain_id(account, name)?;
-    let who = authenticate(&state, &headers)?;
+    let caller = authenticate_caller(&state, &headers)?;
+    let who = caller.who.clone();
     state.authority.authorise_account(&who, &sd.account)?;
     let body = put_body(&body?)?;
+    let user_iri = body.user.as_ref().and_then(|u| u.get("@id")).and_then(Value::as_str).map(str::to_owned);
     let acc = state.accounts.get(&sd.account)?.ok_or(ApiError::NotFound)?;
     let clone_id = format!("gw-{}", naming::new_uuid_name().map_err(|e| AuthError::Random(e.to_string()))?);
     let record = SubdomainRecord {
@@ -102,10 +104,18 @@ pub async fn put_subdomain(
     }
     state.backups.ensure(&sd).await?;
     let user = match &who {
-        Principal::Account(name) => name.as_str(),
+        Principal::Account(name) | Principal::Delegate { account: name, .. } => name.as_str(),
         _ => state.authority.root_name(),
     };
-    Ok(Json(clone_config(&state, &acc, &sd, Some(false), Some(user))))
+    // A token for clones, minted with the caller's key (a caller holding
+    // only a token cannot mint another)
+    let token = match &caller.key {
+        Some(key) if acc.remotes_auth.contains(&RemotesAuth::Jwt) => {
+            Some(state.authority.mint_token(key, &sd.account, user_iri.as_deref())?)
+        }
+        _ => None,
+    };
+    Ok(Json(clone_config(&state, &acc, &sd, Some(false), Some(user), token)))
 }
 
 /// `DELETE /api/v1/domain/:account/:name`.
@@ -117,7 +127,7 @@ pub async fn delete_subdomain(
 ) -> Result<StatusCode, ApiError> {
     let sd = subdomain_id(account, name)?;
     let who = authenticate(&state, &headers)?;
-    state.authority.authorise_account(&who, &sd.account)?;
+    state.authority.authorise_owner(&who, &sd.account)?;
     state.accounts.remove_subdomain(&sd.account, &sd.name, now_ms())?.ok_or(ApiError::NotFound)?;
     state.backups.remove(&sd).await?;
     // Clones still connected to the removed domain are sent away
