@@ -79,7 +79,8 @@ impl RootPublicKey {
     /// directory's, else generates one there.
     pub fn start(data_path: &Path, configured: Option<RsaKeyConfig>, root: &AuthKey) -> anyhow::Result<Self> {
         if let Some(pair) = configured {
-            rsa_pair::check_pair(&pair, root.secret()).context("the configured root key pair (key.public, key.private)")?;
+            rsa_pair::check_pair(&pair, root.secret())
+                .context("the configured root key pair (key.public, key.private)")?;
             let pem = rsa_pair::public_pem(&pair.public)?;
             return Ok(RootPublicKey(watch::channel(Some(Ok(pem.into()))).1));
         }

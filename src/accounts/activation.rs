@@ -133,30 +133,31 @@ impl Activations {
         }
         let key = token_key(token);
         let given = code_hash(token, code.trim());
-        let outcome = self.tree.transaction(|tree| -> sled::transaction::ConflictableTransactionResult<_, StoreError> {
-            let Some(bytes) = tree.get(key)? else { return Ok(Err(ActivationError::Unknown)) };
-            let Ok(mut record) = serde_json::from_slice::<Activation>(&bytes) else {
-                tree.remove(&key)?;
-                return Ok(Err(ActivationError::Unknown));
-            };
-            if now_ms >= record.expires {
-                tree.remove(&key)?;
-                return Ok(Err(ActivationError::Expired));
-            }
-            let code_ok: bool = record.code_hash.ct_eq(&given).into();
-            let account_ok = record.account == account;
-            if code_ok && account_ok {
-                tree.remove(&key)?;
-                return Ok(Ok(record));
-            }
-            record.attempts += 1;
-            if record.attempts >= MAX_ATTEMPTS {
-                tree.remove(&key)?;
-            } else if let Ok(bytes) = serde_json::to_vec(&record) {
-                tree.insert(&key, bytes)?;
-            }
-            Ok(Err(if code_ok { ActivationError::WrongAccount } else { ActivationError::WrongCode }))
-        });
+        let outcome =
+            self.tree.transaction(|tree| -> sled::transaction::ConflictableTransactionResult<_, StoreError> {
+                let Some(bytes) = tree.get(key)? else { return Ok(Err(ActivationError::Unknown)) };
+                let Ok(mut record) = serde_json::from_slice::<Activation>(&bytes) else {
+                    tree.remove(&key)?;
+                    return Ok(Err(ActivationError::Unknown));
+                };
+                if now_ms >= record.expires {
+                    tree.remove(&key)?;
+                    return Ok(Err(ActivationError::Expired));
+                }
+                let code_ok: bool = record.code_hash.ct_eq(&given).into();
+                let account_ok = record.account == account;
+                if code_ok && account_ok {
+                    tree.remove(&key)?;
+                    return Ok(Ok(record));
+                }
+                record.attempts += 1;
+                if record.attempts >= MAX_ATTEMPTS {
+                    tree.remove(&key)?;
+                } else if let Ok(bytes) = serde_json::to_vec(&record) {
+                    tree.insert(&key, bytes)?;
+                }
+                Ok(Err(if code_ok { ActivationError::WrongAccount } else { ActivationError::WrongCode }))
+            });
         outcome.map_err(StoreError::from)?
     }
 

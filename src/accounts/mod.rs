@@ -7,8 +7,8 @@ mod model;
 pub mod naming;
 mod store;
 
-pub use model::{looks_like_email, Account, AccountPatch, KeyRecord, Naming, PatchError, RemotesAuth, SubdomainRecord};
-pub use naming::SubdomainId;
 pub use activation::{Activation, ActivationError, Activations};
-pub use store::{AccountStore, MintOptions, Minted};
+pub use model::{Account, AccountPatch, KeyRecord, Naming, PatchError, RemotesAuth, SubdomainRecord, looks_like_email};
+pub use naming::SubdomainId;
 pub use store::Registered;
+pub use store::{AccountStore, MintOptions, Minted};

@@ -146,7 +146,9 @@ impl AccountStore {
             match outcome.map_err(StoreError::from)? {
                 MintOutcome::Done => return Ok(Some(Minted { key, rsa })),
                 MintOutcome::NoAccount => return Ok(None),
-                MintOutcome::EmailNotRegistered => return Err(AuthError::Forbidden("email not registered to the account")),
+                MintOutcome::EmailNotRegistered => {
+                    return Err(AuthError::Forbidden("email not registered to the account"));
+                }
                 MintOutcome::NoSuchKey => return Err(AuthError::Forbidden("no such key")),
                 // 24-bit key ids can collide; draw another (the secret stays)
                 MintOutcome::KeyidTaken => key.redraw_keyid()?,

@@ -59,8 +59,7 @@ impl AuthKey {
     pub fn redraw_keyid(&mut self) -> Result<(), AuthError> {
         let mut material = [0u8; KEYID_LEN / 2];
         OsRng.try_fill_bytes(&mut material).map_err(|e| AuthError::Random(e.to_string()))?;
-        self.keyid =
-            material.iter().flat_map(|b| [b >> 4, b & 0xf]).map(|nibble| char::from(b'a' + nibble)).collect();
+        self.keyid = material.iter().flat_map(|b| [b >> 4, b & 0xf]).map(|nibble| char::from(b'a' + nibble)).collect();
         Ok(())
     }
 

@@ -3,14 +3,13 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiState;
-use crate::accounts::{Account, AccountPatch, RemotesAuth, SubdomainId, naming};
+use crate::accounts::{Account, RemotesAuth, SubdomainId, naming};
 use crate::auth::{AuthError, Caller, Principal};
 use crate::error::ApiError;
 

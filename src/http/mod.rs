@@ -16,11 +16,11 @@ use axum::routing::{delete, get, post, put};
 use tokio::sync::watch;
 
 use crate::accounts::{AccountStore, Activations};
-use crate::rootkey::RootPublicKey;
 use crate::auth::Authority;
 use crate::backup::Backups;
 use crate::config::GatewayName;
 use crate::relay::Relay;
+use crate::rootkey::RootPublicKey;
 
 /// Largest Administration API request body.
 const ADMIN_BODY_LIMIT: usize = 64 * 1024;

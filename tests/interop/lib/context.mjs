@@ -46,6 +46,7 @@ export class TestContext {
     this.sleep = sleep;
     this.deadline = deadline;
     this.until = waitUntil;
+    this.pollUntil = pollUntil;
     this.stableJson = stableJson;
     this.canonicalSubjects = canonicalSubjects;
     this.freshName = freshName;

@@ -61,6 +61,8 @@ export class SpawnedGateway {
         M_LD_GATEWAY_DATA_PATH: this.dataPath,
         M_LD_GATEWAY_ADDRESS__HOST: '127.0.0.1',
         M_LD_GATEWAY_ADDRESS__PORT: String(this.port),
+        // Short, so that the key rotation scenario can see a grace period end
+        M_LD_GATEWAY_AUTH__ROTATION_GRACE_SECS: process.env.GATEWAY_ROTATION_GRACE_SECS ?? '3',
         LOG_LEVEL: this.logLevel
       },
       stdio: ['ignore', log.fd, log.fd]
