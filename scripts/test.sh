@@ -16,7 +16,7 @@ echo "== tests/interop: real @m-ld/m-ld clones against $GATEWAY_BIN"
 shared=../shared/interop
 if [ -f "$shared/run.mjs" ]; then
   echo "== ../shared/interop acceptance scenarios"
-  bash scripts/shared-interop.sh   # all; email scenarios skip until SMTP is set up
+  bash scripts/shared-interop.sh   # all, email ones through a loopback SMTP sink
 else
   echo "(no ../shared/interop beside the repository: acceptance scenarios skipped)"
 fi

@@ -705,7 +705,8 @@ mod tests {
     fn invalid_values_are_refused() {
         assert!(Settings::from_env(&env(&[("M_LD_GATEWAY_ADDRESS__PORT", "70000")])).is_err());
         assert!(Settings::from_env(&env(&[("M_LD_GATEWAY_ADDRESS__PORT", "x")])).is_err());
-        let bad_key = Settings { auth: AuthSettings { key: Some("nokey".into()), ..Default::default() }, ..Default::default() };
+        let bad_key =
+            Settings { auth: AuthSettings { key: Some("nokey".into()), ..Default::default() }, ..Default::default() };
         assert!(Config::from_settings(bad_key).is_err());
         assert!(toml::from_str::<Settings>("unknown = 1").is_err());
     }
@@ -784,7 +785,10 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_key() {
-        let s = Settings { auth: AuthSettings { key: Some("root.abc:supersecret".into()), ..Default::default() }, ..Default::default() };
+        let s = Settings {
+            auth: AuthSettings { key: Some("root.abc:supersecret".into()), ..Default::default() },
+            ..Default::default()
+        };
         assert!(!format!("{s:?}").contains("supersecret"));
     }
 }

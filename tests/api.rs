@@ -16,6 +16,8 @@ struct Harness {
     app: axum::Router,
     root: String,
     accounts: AccountStore,
+    /// The data directory (outbox, root key pair), removed on drop.
+    dir: tempfile::TempDir,
 }
 
 fn harness() -> Harness {
@@ -23,12 +25,13 @@ fn harness() -> Harness {
 }
 
 fn harness_with(settings: Settings) -> Harness {
-    let settings = Settings { gateway: Some("ex.org".into()), ..settings };
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings { gateway: Some("ex.org".into()), data_path: Some(dir.path().to_owned()), ..settings };
     let config = Config::from_settings(settings).unwrap();
     let store = Store::temporary().unwrap();
     let root = AuthKey::generate("rootacc").unwrap();
     let gw = meld_gateway::server::build(&config, &store, root.clone()).unwrap();
-    Harness { app: gw.app, root: root.reveal(), accounts: AccountStore::new(&store).unwrap() }
+    Harness { app: gw.app, root: root.reveal(), accounts: AccountStore::new(&store).unwrap(), dir }
 }
 
 fn basic(user: &str, key: &str) -> String {
@@ -293,4 +296,147 @@ async fn clone_api_update_stream_carries_writes() {
     assert_eq!(h.app.clone().oneshot(stream(&other, "sd")).await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(h.app.clone().oneshot(stream("Basic !!", "sd")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(h.app.clone().oneshot(stream(&auth, "nosuch")).await.unwrap().status(), StatusCode::NOT_FOUND);
+}
+
+impl Harness {
+    /// The code in the newest activation email to `to` in the outbox.
+    fn last_code(&self, to: &str) -> String {
+        let outbox = self.dir.path().join("outbox");
+        let mut files: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let text = files
+            .iter()
+            .rev()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .find(|t| t.contains(&format!("To: {to}")))
+            .expect("an activation email");
+        let body = text.split("\r\n\r\n").skip(1).collect::<Vec<_>>().join("\n");
+        let codes: Vec<&str> = body.split(|c: char| !c.is_ascii_digit()).filter(|w| w.len() == 6).collect();
+        assert_eq!(codes.len(), 1, "{text}");
+        codes[0].to_owned()
+    }
+
+    async fn activation(&self, account: &str, email: &str) -> (String, String) {
+        let body = json!({ "email": email }).to_string();
+        let (status, res) = self.call("POST", &format!("/api/v1/user/{account}/activation"), None, Some(&body)).await;
+        assert_eq!(status, StatusCode::OK, "{res}");
+        (res["jwe"].as_str().unwrap().to_owned(), self.last_code(email))
+    }
+
+    async fn redeem(&self, account: &str, jwe: Option<&str>, code: &str) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1/user/{account}/key"))
+            .header("x-activation-code", code);
+        if let Some(jwe) = jwe {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {jwe}"));
+        }
+        let res = self.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    fn key_count(&self) -> usize {
+        ["acc", "newacc", "other"].iter().filter_map(|a| self.accounts.get(a).unwrap()).map(|a| a.keyids.len()).sum()
+    }
+}
+
+#[tokio::test]
+async fn activation_refusals_are_4xx_and_create_nothing() {
+    let h = harness();
+    let bad_bodies = [
+        None,
+        Some("{"),
+        Some("[]"),
+        Some("{}"),
+        Some(r#"{"email": 42}"#),
+        Some(r#"{"email": "no-at-sign"}"#),
+        Some(r#"{"email": "a@b"}"#),
+        Some(r#"{"email": "a b@ex.org"}"#),
+        Some(r#"{"email": "a@ex.org", "more": 1}"#),
+    ];
+    for body in bad_bodies {
+        let (status, res) = h.call("POST", "/api/v1/user/newacc/activation", None, body).await;
+        assert!(status.is_client_error(), "{body:?} → {status} {res}");
+    }
+    for name in ["Upper", "dot.ted", "sp%20ace", "rootacc"] {
+        let (status, _) =
+            h.call("POST", &format!("/api/v1/user/{name}/activation"), None, Some(r#"{"email":"a@ex.org"}"#)).await;
+        assert!(status.is_client_error(), "{name} → {status}");
+    }
+    let (jwe, code) = h.activation("newacc", "n@ex.org").await;
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    let refusals = [
+        (Some(jwe.as_str()), wrong),
+        (None, code.as_str()),
+        (Some("garbage"), code.as_str()),
+        (Some(""), code.as_str()),
+    ];
+    for (jwe, code) in refusals {
+        let (status, res) = h.redeem("newacc", jwe, code).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{jwe:?} {code} → {res}");
+    }
+    let (status, _) = h.redeem("other", Some(&jwe), &code).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "code for another account");
+    // A Basic header without a colon, and a malformed key, with the code
+    for auth in [format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("newacc")), basic("newacc", "k")]
+    {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/user/newacc/key")
+            .header("x-activation-code", &code)
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(h.app.clone().oneshot(req).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    assert!(h.accounts.get("newacc").unwrap().is_none() && h.accounts.get("other").unwrap().is_none());
+    // The right code works once
+    let (status, res) = h.redeem("newacc", Some(&jwe), &code).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    assert_eq!(h.accounts.get("newacc").unwrap().unwrap().emails, vec!["n@ex.org"]);
+    let (status, _) = h.redeem("newacc", Some(&jwe), &code).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "reused code");
+    assert_eq!(h.key_count(), 1);
+    // Five wrong codes void an activation, even for the right code after
+    let (jwe, code) = h.activation("newacc", "n@ex.org").await;
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    for _ in 0..5 {
+        assert_eq!(h.redeem("newacc", Some(&jwe), wrong).await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(h.redeem("newacc", Some(&jwe), &code).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.key_count(), 1);
+    // An existing account only activates with its registered email
+    let body = r#"{"email":"intruder@ex.org"}"#;
+    let (status, _) = h.call("POST", "/api/v1/user/newacc/activation", None, Some(body)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn key_management_refusals() {
+    let h = harness();
+    let key = h.create_account("acc").await;
+    let other = h.create_account("other").await;
+    let keyid = key.split_once('.').unwrap().1.split_once(':').unwrap().0.to_owned();
+    let before = h.key_count();
+    let cases = [
+        ("POST", "/api/v1/user/acc/key/zzzzzz/rotate".to_string(), basic("acc", &key), StatusCode::NOT_FOUND),
+        ("DELETE", "/api/v1/user/acc/key/zzzzzz".to_string(), basic("acc", &key), StatusCode::NOT_FOUND),
+        ("POST", format!("/api/v1/user/acc/key/{keyid}/rotate"), basic("other", &other), StatusCode::FORBIDDEN),
+        ("DELETE", format!("/api/v1/user/acc/key/{keyid}"), basic("other", &other), StatusCode::FORBIDDEN),
+        ("POST", format!("/api/v1/user/acc/key/{keyid}/rotate?type=dsa"), basic("acc", &key), StatusCode::BAD_REQUEST),
+        ("GET", "/api/v1/user/acc/key".into(), basic("other", &other), StatusCode::FORBIDDEN),
+        ("GET", format!("/api/v1/user/acc/publicKey/{keyid}"), basic("acc", &key), StatusCode::NOT_FOUND),
+        ("DELETE", "/api/v1/user/rootacc".into(), basic("rootacc", &h.root), StatusCode::FORBIDDEN),
+        ("DELETE", "/api/v1/user/acc".into(), basic("other", &other), StatusCode::FORBIDDEN),
+        ("DELETE", "/api/v1/user/acc".into(), "Bearer x.y.z".into(), StatusCode::UNAUTHORIZED),
+    ];
+    for (method, path, auth, want) in cases {
+        let (status, res) = h.call(method, &path, Some(auth), None).await;
+        assert_eq!(status, want, "{method} {path} → {res}");
+    }
+    assert_eq!(h.key_count(), before);
+    assert!(h.accounts.get("acc").unwrap().is_some());
+    assert!(!h.accounts.key(&keyid).unwrap().unwrap().revoked);
 }
