@@ -130,17 +130,26 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     if !meld_gateway::accounts::naming::is_component(&args.root) {
         anyhow::bail!("root account name must be lowercase letters, digits, - or _");
     }
-    let key = AuthKey::generate(&args.root)?.reveal();
+    let root = AuthKey::generate(&args.root)?;
+    // The root key pair, its private half encrypted with the root secret (the
+    // Node gateway's encoding, so the variables carry over either way)
+    let pair = meld_gateway::auth::rsa_pair::generate(root.secret())?;
+    let private = pair.private.unwrap_or_default();
+    let key = root.reveal();
     let text = match args.format {
         Format::Env => format!(
-            "# meld-gateway configuration; domain {domain}\nM_LD_GATEWAY_GATEWAY={gw}\nM_LD_GATEWAY_AUTH__KEY={key}\n",
+            "# meld-gateway configuration; domain {domain}\nM_LD_GATEWAY_GATEWAY={gw}\nM_LD_GATEWAY_AUTH__KEY={key}\n\
+             M_LD_GATEWAY_KEY__TYPE=rsa\nM_LD_GATEWAY_KEY__PUBLIC={public}\nM_LD_GATEWAY_KEY__PRIVATE={private}\n",
             domain = gateway.domain,
-            gw = args.gateway
+            gw = args.gateway,
+            public = pair.public,
         ),
         Format::Toml => format!(
-            "# meld-gateway configuration; domain {domain}\ngateway = {gw:?}\n\n[auth]\nkey = {key:?}\n",
+            "# meld-gateway configuration; domain {domain}\ngateway = {gw:?}\n\n[auth]\nkey = {key:?}\n\n\
+             [key]\ntype = \"rsa\"\npublic = {public:?}\nprivate = {private:?}\n",
             domain = gateway.domain,
-            gw = args.gateway
+            gw = args.gateway,
+            public = pair.public,
         ),
     };
     match args.out {

@@ -78,7 +78,7 @@ impl AuthKey {
 
     /// The full key string, secret included: only for handing to its owner.
     /// The secret part alone, for deriving keys from it; never log it.
-    pub(crate) fn secret(&self) -> &str {
+    pub fn secret(&self) -> &str {
         &self.secret
     }
 
