@@ -8,6 +8,7 @@
 mod credentials;
 mod key;
 mod policy;
+pub mod signature;
 
 pub use credentials::{Credentials, HandshakeAuth};
 pub use key::{AuthKey, KEYID_LEN, SecretHash};
