@@ -6,7 +6,9 @@ mod model;
 pub mod naming;
 mod store;
 
-pub use model::{Account, AccountPatch, KeyRecord, Naming, PatchError, RemotesAuth, SubdomainRecord};
+pub use model::{
+    Account, AccountPatch, KeyRecord, KeyidTaken, Naming, PatchError, RemotesAuth, SignerKey, SubdomainRecord,
+};
 pub use naming::SubdomainId;
 pub use store::AccountStore;
-pub use store::Registered;
+pub use store::{Registered, SubdomainPut};
