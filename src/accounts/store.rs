@@ -169,34 +169,6 @@ impl AccountStore {
         self.subdomains.get(subdomain_key(account, name))?.map(|b| decode(SUBDOMAINS_TREE, &b)).transpose()
     }
 
-    /// Registers a named subdomain with `record` unless it exists or was
-    /// removed; the account's list and the registry change together.
-    pub fn register_subdomain(
-        &self,
-        account: &str,
-        name: &str,
-        record: SubdomainRecord,
-    ) -> Result<Registered, StoreError> {
-        let key = subdomain_key(account, name);
-        let outcome =
-            (&self.accounts, &self.subdomains, &self.tombstones).transaction(|(accounts, subdomains, tombstones)| {
-                if tombstones.get(&key)?.is_some() {
-                    return Ok(Registered::Tombstoned);
-                }
-                if let Some(existing) = tx_get::<SubdomainRecord>(subdomains, SUBDOMAINS_TREE, &key)? {
-                    return Ok(Registered::Existing(existing));
-                }
-                let Some(mut acc) = tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? else {
-                    return Ok(Registered::NoAccount);
-                };
-                acc.subdomains.push(name.to_owned());
-                tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
-                tx_put(subdomains, SUBDOMAINS_TREE, &key, &record)?;
-                Ok(Registered::Created(record.clone()))
-            });
-        Ok(outcome?)
-    }
-
     /// Creates a named subdomain or updates an existing one's signers, all
     /// checks and the write in one transaction, so that a refused `PUT`
     /// stores nothing. `Existing` and `Created` carry the record as stored.
@@ -309,21 +281,25 @@ mod tests {
         SubdomainRecord { use_signatures: false, signers: Vec::new(), created: 1, clone_id: id.into() }
     }
 
+    fn plain(id: &str) -> SubdomainPut {
+        SubdomainPut { new: record(id), use_signatures: None, signer: None }
+    }
+
     #[test]
     fn subdomains_register_once_and_tombstones_are_final() {
         let store = Store::temporary().unwrap();
         let accounts = AccountStore::new(&store).unwrap();
-        assert_eq!(accounts.register_subdomain("acc", "sd", record("a")).unwrap(), Registered::NoAccount);
+        assert_eq!(accounts.put_subdomain("acc", "sd", &plain("a")).unwrap(), Registered::NoAccount);
         accounts.mint_key("root", "acc", true).unwrap();
-        assert_eq!(accounts.register_subdomain("acc", "sd", record("a")).unwrap(), Registered::Created(record("a")));
-        assert_eq!(accounts.register_subdomain("acc", "sd", record("b")).unwrap(), Registered::Existing(record("a")));
+        assert_eq!(accounts.put_subdomain("acc", "sd", &plain("a")).unwrap(), Registered::Created(record("a")));
+        assert_eq!(accounts.put_subdomain("acc", "sd", &plain("b")).unwrap(), Registered::Existing(record("a")));
         assert_eq!(accounts.get("acc").unwrap().unwrap().subdomains, vec!["sd"]);
         assert_eq!(accounts.subdomain("acc", "sd").unwrap(), Some(record("a")));
         assert_eq!(accounts.remove_subdomain("acc", "sd", 5).unwrap(), Some(record("a")));
         assert_eq!(accounts.remove_subdomain("acc", "sd", 6).unwrap(), None);
         assert!(accounts.get("acc").unwrap().unwrap().subdomains.is_empty());
         assert_eq!(accounts.subdomain("acc", "sd").unwrap(), None);
-        assert_eq!(accounts.register_subdomain("acc", "sd", record("c")).unwrap(), Registered::Tombstoned);
+        assert_eq!(accounts.put_subdomain("acc", "sd", &plain("c")).unwrap(), Registered::Tombstoned);
     }
 
     fn signer(user: &str, keyid: &str, public: &str) -> SignerKey {
