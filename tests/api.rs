@@ -16,6 +16,7 @@ struct Harness {
     app: axum::Router,
     root: String,
     accounts: AccountStore,
+    store: Store,
     /// The data directory (outbox, root key pair), removed on drop.
     dir: tempfile::TempDir,
 }
@@ -31,7 +32,7 @@ fn harness_with(settings: Settings) -> Harness {
     let store = Store::temporary().unwrap();
     let root = AuthKey::generate("rootacc").unwrap();
     let gw = meld_gateway::server::build(&config, &store, root.clone()).unwrap();
-    Harness { app: gw.app, root: root.reveal(), accounts: AccountStore::new(&store).unwrap(), dir }
+    Harness { app: gw.app, root: root.reveal(), accounts: AccountStore::new(&store).unwrap(), store, dir }
 }
 
 fn basic(user: &str, key: &str) -> String {
@@ -439,4 +440,168 @@ async fn key_management_refusals() {
     assert_eq!(h.key_count(), before);
     assert!(h.accounts.get("acc").unwrap().is_some());
     assert!(!h.accounts.key(&keyid).unwrap().unwrap().revoked);
+}
+
+// ------------------------------------------------------- signed updates
+
+/// An RSA public key (base64 SPKI DER) made by Node.
+fn node_public_key() -> String {
+    let fixture: Value = serde_json::from_str(include_str!("fixtures/signatures/node-signature.json")).unwrap();
+    fixture["public"].as_str().unwrap().to_owned()
+}
+
+fn signed_body(user: &str, keyid: &str, public: &str) -> String {
+    json!({"useSignatures": true, "user": {"@id": user, "key": {"keyid": keyid, "public": public}}}).to_string()
+}
+
+#[tokio::test]
+async fn put_records_signing_users_and_answers_the_same_config() {
+    let h = harness();
+    let key = h.create_account("acc").await;
+    let auth = || Some(basic("acc", &key));
+    let public = node_public_key();
+    let (status, plain) = h.call("PUT", "/api/v1/domain/acc/plain", auth(), None).await;
+    assert_eq!(status, StatusCode::OK, "{plain}");
+    let body = signed_body("http://ex.org/alice", "alice1", &public);
+    let (status, signed) = h.call("PUT", "/api/v1/domain/acc/sd", auth(), Some(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    // The clone config is exactly what a PUT without a body gives
+    assert_eq!(signed["@domain"], "sd.acc.ex.org");
+    let mut normalised = signed.clone();
+    normalised["@domain"] = plain["@domain"].clone();
+    assert_eq!(normalised, plain);
+    assert!(!signed.to_string().contains(&public[..40]), "no key in the config");
+    let record = h.accounts.subdomain("acc", "sd").unwrap().unwrap();
+    assert!(record.use_signatures);
+    assert_eq!(record.signers.len(), 1);
+    assert_eq!((record.signers[0].user.as_str(), record.signers[0].keyid.as_str()), ("http://ex.org/alice", "alice1"));
+    // Idempotent; a second user is added, the first kept
+    let (status, again) = h.call("PUT", "/api/v1/domain/acc/sd", auth(), Some(&body)).await;
+    assert_eq!((status, &again), (StatusCode::OK, &signed));
+    let bob = json!({"user": {"@id": "http://ex.org/bob", "key": {"keyid": "bob_01", "public": public}}}).to_string();
+    let (status, _) = h.call("PUT", "/api/v1/domain/acc/sd", auth(), Some(&bob)).await;
+    assert_eq!(status, StatusCode::OK);
+    let keyids: Vec<_> =
+        h.accounts.subdomain("acc", "sd").unwrap().unwrap().signers.into_iter().map(|s| s.keyid).collect();
+    assert_eq!(keyids, ["alice1", "bob_01"]);
+    // A keyid already bound to another user: 409, nothing stored
+    let eve = signed_body("http://ex.org/eve", "alice1", &public);
+    let (status, res) = h.call("PUT", "/api/v1/domain/acc/sd", auth(), Some(&eve)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{res}");
+    assert_eq!(h.accounts.subdomain("acc", "sd").unwrap().unwrap().signers.len(), 2);
+    // A user on a subdomain without signatures is not recorded
+    let (status, _) = h.call("PUT", "/api/v1/domain/acc/plain", auth(), Some(&bob)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(h.accounts.subdomain("acc", "plain").unwrap().unwrap().signers.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_put_bodies_are_400_and_store_nothing() {
+    let h = harness();
+    let key = h.create_account("acc").await;
+    let auth = || Some(basic("acc", &key));
+    let public = node_public_key();
+    let user = |id: Value, key: Value| json!({"useSignatures": true, "user": {"@id": id, "key": key}}).to_string();
+    let good_key = || json!({"keyid": "alice1", "public": public});
+    let cases = [
+        ("not JSON", "{".to_owned()),
+        ("not an object", "[]".to_owned()),
+        ("unknown property", r#"{"useSignatures":true,"colour":"red"}"#.to_owned()),
+        ("useSignatures not a boolean", r#"{"useSignatures":"true"}"#.to_owned()),
+        ("user not an object", r#"{"useSignatures":true,"user":"http://ex.org/alice"}"#.to_owned()),
+        ("relative @id", user(json!("alice"), good_key())),
+        ("@id with a space", user(json!("http://ex.org/al ice"), good_key())),
+        ("@id not a string", user(json!(7), good_key())),
+        ("key not an object", user(json!("http://ex.org/alice"), json!("alice1"))),
+        ("short keyid", user(json!("http://ex.org/alice"), json!({"keyid": "al1", "public": public}))),
+        ("keyid with a dash", user(json!("http://ex.org/alice"), json!({"keyid": "alice-1", "public": public}))),
+        ("keyid with a colon", user(json!("http://ex.org/alice"), json!({"keyid": "alice:1", "public": public}))),
+        ("keyid a number", user(json!("http://ex.org/alice"), json!({"keyid": 123456, "public": public}))),
+        ("no public key", user(json!("http://ex.org/alice"), json!({"keyid": "alice1"}))),
+        ("public not base64", user(json!("http://ex.org/alice"), json!({"keyid": "alice1", "public": "@@@@"}))),
+        (
+            "public not a key",
+            user(json!("http://ex.org/alice"), json!({"keyid": "alice1", "public": "aGVsbG8gd29ybGQ="})),
+        ),
+        (
+            "public an Ed25519 key",
+            user(
+                json!("http://ex.org/alice"),
+                json!({"keyid": "alice1", "public": "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="}),
+            ),
+        ),
+        ("public truncated", user(json!("http://ex.org/alice"), json!({"keyid": "alice1", "public": &public[..100]}))),
+        ("public a number", user(json!("http://ex.org/alice"), json!({"keyid": "alice1", "public": 5}))),
+        (
+            "type not rsa",
+            user(json!("http://ex.org/alice"), json!({"type": "ec", "keyid": "alice1", "public": public})),
+        ),
+        (
+            "private key sent",
+            user(json!("http://ex.org/alice"), json!({"keyid": "alice1", "public": public, "private": "AAAA"})),
+        ),
+        (
+            "user key missing, signatures on",
+            json!({"useSignatures": true, "user": {"@id": "http://ex.org/alice"}}).to_string(),
+        ),
+        // The account signs as itself, but its key has no RSA public key
+        ("no user, no account RSA key", r#"{"useSignatures":true}"#.to_owned()),
+    ];
+    for (what, body) in cases {
+        let (status, res) = h.call("PUT", "/api/v1/domain/acc/sd", auth(), Some(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {res}");
+        assert!(res["message"].as_str().is_some_and(|m| !m.is_empty() && m.len() < 200), "{what}: {res}");
+        assert!(!res.to_string().contains(&public[..40]), "{what}: no key material in {res}");
+        assert_eq!(h.accounts.subdomain("acc", "sd").unwrap(), None, "{what}: nothing stored");
+    }
+    assert!(h.accounts.get("acc").unwrap().unwrap().subdomains.is_empty());
+}
+
+#[tokio::test]
+async fn use_signatures_cannot_change_and_a_refused_put_changes_nothing() {
+    let h = harness();
+    let key = h.create_account("acc").await;
+    let auth = || Some(basic("acc", &key));
+    let public = node_public_key();
+    let (status, _) = h.call("PUT", "/api/v1/domain/acc/plain", auth(), Some(r#"{"useSignatures":false}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = signed_body("http://ex.org/alice", "alice1", &public);
+    let (status, res) = h.call("PUT", "/api/v1/domain/acc/plain", auth(), Some(&body)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{res}");
+    let plain = h.accounts.subdomain("acc", "plain").unwrap().unwrap();
+    assert!(!plain.use_signatures && plain.signers.is_empty());
+
+    let (status, _) = h.call("PUT", "/api/v1/domain/acc/sd", auth(), Some(&body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let before = h.accounts.subdomain("acc", "sd").unwrap().unwrap();
+    let bob = json!({"useSignatures": false, "user": {"@id": "http://ex.org/bob", "key": {"keyid": "bob_01", "public": public}}});
+    let (status, res) = h.call("PUT", "/api/v1/domain/acc/sd", auth(), Some(&bob.to_string())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{res}");
+    assert_eq!(h.accounts.subdomain("acc", "sd").unwrap().unwrap(), before, "bob not added");
+    // Absent useSignatures keeps the setting; without a user and without
+    // an RSA key for the account's key, there is nobody to sign as
+    let (status, res) = h.call("PUT", "/api/v1/domain/acc/sd", auth(), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{res}");
+    assert!(res["message"].as_str().unwrap().contains("key"), "{res}");
+    assert_eq!(h.accounts.subdomain("acc", "sd").unwrap().unwrap(), before);
+}
+
+#[tokio::test]
+async fn an_account_signs_as_itself_with_the_rsa_key_of_its_auth_key() {
+    let h = harness();
+    let key = h.create_account("acc").await;
+    let keyid = AuthKey::parse(&key).unwrap().keyid;
+    // What `POST …/key?type=rsa` leaves on the key record
+    let keys = h.store.tree(meld_gateway::store::KEYS_TREE).unwrap();
+    let mut record: meld_gateway::accounts::KeyRecord =
+        serde_json::from_slice(&keys.get(&keyid).unwrap().unwrap()).unwrap();
+    record.rsa_public = Some(node_public_key());
+    keys.insert(&keyid, serde_json::to_vec(&record).unwrap()).unwrap();
+    let (status, res) =
+        h.call("PUT", "/api/v1/domain/acc/sd", Some(basic("acc", &key)), Some(r#"{"useSignatures":true}"#)).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    let signers = h.accounts.subdomain("acc", "sd").unwrap().unwrap().signers;
+    assert_eq!(signers.len(), 1);
+    assert_eq!((signers[0].user.as_str(), signers[0].keyid.as_str()), ("http://ex.org/acc", keyid.as_str()));
+    assert_eq!(signers[0].public, node_public_key());
 }

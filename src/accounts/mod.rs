@@ -8,7 +8,9 @@ pub mod naming;
 mod store;
 
 pub use activation::{Activation, ActivationError, Activations};
-pub use model::{Account, AccountPatch, KeyRecord, Naming, PatchError, RemotesAuth, SubdomainRecord, looks_like_email};
+pub use model::{
+    Account, AccountPatch, KeyRecord, KeyidTaken, Naming, PatchError, RemotesAuth, SignerKey, SubdomainRecord,
+    looks_like_email,
+};
 pub use naming::SubdomainId;
-pub use store::Registered;
-pub use store::{AccountStore, MintOptions, Minted};
+pub use store::{AccountStore, MintOptions, Minted, Registered, SubdomainPut};

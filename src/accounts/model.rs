@@ -120,18 +120,54 @@ pub struct KeyRecord {
 /// A named subdomain, as registered by `PUT /api/v1/domain/:account/:name`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubdomainRecord {
-    /// Whether the backup clone requires signed operations (verification
-    /// comes with the accounts issue; the setting is kept from the start).
+    /// Whether the backup clone requires every operation to be signed by
+    /// one of `signers`. Fixed at creation.
     #[serde(default, rename = "useSignatures")]
     pub use_signatures: bool,
-    /// The `user` object given at creation, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<Value>,
+    /// The keys whose signatures the backup clone accepts, one per key id
+    /// (a user may have several). Only grows: each PUT may add one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<SignerKey>,
     /// Creation time, ms since the epoch.
     pub created: u64,
     /// The `@id` of the gateway's backup clone of this subdomain.
     #[serde(rename = "cloneId")]
     pub clone_id: String,
+}
+
+/// A user's RSA public key on a `useSignatures` subdomain: operations whose
+/// `attr` names `user` as principal and carry a signature with `keyid` are
+/// verified with `public`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerKey {
+    /// The user's absolute IRI (the `pid` of operations they sign).
+    #[serde(rename = "@id")]
+    pub user: String,
+    /// The key id that prefixes the user's signatures.
+    pub keyid: String,
+    /// The RSA public key, base64 of SPKI DER (validated before stored).
+    pub public: String,
+}
+
+/// Why a signer cannot be added to a subdomain's signers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyidTaken;
+
+impl SubdomainRecord {
+    /// Adds `signer` unless its key id is there already. The same key id for
+    /// the same user and key changes nothing; for another user or another
+    /// key it is refused, so that no PUT can take over or swap a key.
+    /// Returns whether the record changed.
+    pub fn add_signer(&mut self, signer: SignerKey) -> Result<bool, KeyidTaken> {
+        match self.signers.iter().find(|s| s.keyid == signer.keyid) {
+            Some(existing) if *existing == signer => Ok(false),
+            Some(_) => Err(KeyidTaken),
+            None => {
+                self.signers.push(signer);
+                Ok(true)
+            }
+        }
+    }
 }
 
 /// Values of one side (`@insert` or `@delete`) of an account patch.

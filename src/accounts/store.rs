@@ -5,7 +5,7 @@
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use super::{Account, AccountPatch, KeyRecord, SubdomainRecord};
+use super::{Account, AccountPatch, KeyRecord, SignerKey, SubdomainRecord};
 use crate::auth::rsa_pair::{self, RsaKeyConfig};
 use crate::auth::{AuthError, AuthKey, jwt};
 use crate::store::{ACCOUNTS_TREE, KEYS_TREE, SUBDOMAINS_TREE, Store, StoreError, TOMBSTONES_TREE};
@@ -30,6 +30,25 @@ pub enum Registered {
     Tombstoned,
     /// No such account.
     NoAccount,
+    /// The subdomain exists with the other `useSignatures` setting.
+    SignaturesDiffer,
+    /// The subdomain uses signatures and no signing key was given.
+    SignerRequired,
+    /// The signer's key id is bound to another user or key on the subdomain.
+    KeyidTaken,
+}
+
+/// What a `PUT` of a named subdomain asks for.
+#[derive(Debug, Clone)]
+pub struct SubdomainPut {
+    /// The record to create if the subdomain does not exist (its
+    /// `use_signatures` and `signers` are set from the fields below).
+    pub new: SubdomainRecord,
+    /// `useSignatures` as given, if given: on an existing subdomain it must
+    /// match; a new one takes it (default false).
+    pub use_signatures: Option<bool>,
+    /// The key to add if the subdomain uses signatures (required then).
+    pub signer: Option<SignerKey>,
 }
 
 fn subdomain_key(account: &str, name: &str) -> Vec<u8> {
@@ -228,30 +247,50 @@ impl AccountStore {
         self.subdomains.get(subdomain_key(account, name))?.map(|b| decode(SUBDOMAINS_TREE, &b)).transpose()
     }
 
-    /// Registers a named subdomain with `record` unless it exists or was
-    /// removed; the account's list and the registry change together.
-    pub fn register_subdomain(
-        &self,
-        account: &str,
-        name: &str,
-        record: SubdomainRecord,
-    ) -> Result<Registered, StoreError> {
+    /// Creates a named subdomain or updates an existing one's signers, all
+    /// checks and the write in one transaction, so that a refused `PUT`
+    /// stores nothing. `Existing` and `Created` carry the record as stored.
+    pub fn put_subdomain(&self, account: &str, name: &str, put: &SubdomainPut) -> Result<Registered, StoreError> {
         let key = subdomain_key(account, name);
         let outcome =
             (&self.accounts, &self.subdomains, &self.tombstones).transaction(|(accounts, subdomains, tombstones)| {
                 if tombstones.get(&key)?.is_some() {
                     return Ok(Registered::Tombstoned);
                 }
-                if let Some(existing) = tx_get::<SubdomainRecord>(subdomains, SUBDOMAINS_TREE, &key)? {
-                    return Ok(Registered::Existing(existing));
-                }
-                let Some(mut acc) = tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? else {
-                    return Ok(Registered::NoAccount);
+                let existing = tx_get::<SubdomainRecord>(subdomains, SUBDOMAINS_TREE, &key)?;
+                let created = existing.is_none();
+                let mut record = match existing {
+                    Some(existing) => {
+                        if put.use_signatures.is_some_and(|u| u != existing.use_signatures) {
+                            return Ok(Registered::SignaturesDiffer);
+                        }
+                        existing
+                    }
+                    None => SubdomainRecord {
+                        use_signatures: put.use_signatures.unwrap_or(false),
+                        signers: Vec::new(),
+                        ..put.new.clone()
+                    },
                 };
-                acc.subdomains.push(name.to_owned());
-                tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
-                tx_put(subdomains, SUBDOMAINS_TREE, &key, &record)?;
-                Ok(Registered::Created(record.clone()))
+                let mut changed = created;
+                if record.use_signatures {
+                    let Some(signer) = &put.signer else { return Ok(Registered::SignerRequired) };
+                    match record.add_signer(signer.clone()) {
+                        Ok(added) => changed |= added,
+                        Err(_) => return Ok(Registered::KeyidTaken),
+                    }
+                }
+                if created {
+                    let Some(mut acc) = tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? else {
+                        return Ok(Registered::NoAccount);
+                    };
+                    acc.subdomains.push(name.to_owned());
+                    tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
+                }
+                if changed {
+                    tx_put(subdomains, SUBDOMAINS_TREE, &key, &record)?;
+                }
+                Ok(if created { Registered::Created(record) } else { Registered::Existing(record) })
             });
         Ok(outcome?)
     }
@@ -346,24 +385,90 @@ mod tests {
     }
 
     fn record(id: &str) -> SubdomainRecord {
-        SubdomainRecord { use_signatures: false, user: None, created: 1, clone_id: id.into() }
+        SubdomainRecord { use_signatures: false, signers: Vec::new(), created: 1, clone_id: id.into() }
+    }
+
+    fn plain(id: &str) -> SubdomainPut {
+        SubdomainPut { new: record(id), use_signatures: None, signer: None }
     }
 
     #[test]
     fn subdomains_register_once_and_tombstones_are_final() {
         let store = Store::temporary().unwrap();
         let accounts = AccountStore::new(&store).unwrap();
-        assert_eq!(accounts.register_subdomain("acc", "sd", record("a")).unwrap(), Registered::NoAccount);
+        assert_eq!(accounts.put_subdomain("acc", "sd", &plain("a")).unwrap(), Registered::NoAccount);
         accounts.mint_key("root", "acc", &create()).unwrap();
-        assert_eq!(accounts.register_subdomain("acc", "sd", record("a")).unwrap(), Registered::Created(record("a")));
-        assert_eq!(accounts.register_subdomain("acc", "sd", record("b")).unwrap(), Registered::Existing(record("a")));
+        assert_eq!(accounts.put_subdomain("acc", "sd", &plain("a")).unwrap(), Registered::Created(record("a")));
+        assert_eq!(accounts.put_subdomain("acc", "sd", &plain("b")).unwrap(), Registered::Existing(record("a")));
         assert_eq!(accounts.get("acc").unwrap().unwrap().subdomains, vec!["sd"]);
         assert_eq!(accounts.subdomain("acc", "sd").unwrap(), Some(record("a")));
         assert_eq!(accounts.remove_subdomain("acc", "sd", 5).unwrap(), Some(record("a")));
         assert_eq!(accounts.remove_subdomain("acc", "sd", 6).unwrap(), None);
         assert!(accounts.get("acc").unwrap().unwrap().subdomains.is_empty());
         assert_eq!(accounts.subdomain("acc", "sd").unwrap(), None);
-        assert_eq!(accounts.register_subdomain("acc", "sd", record("c")).unwrap(), Registered::Tombstoned);
+        assert_eq!(accounts.put_subdomain("acc", "sd", &plain("c")).unwrap(), Registered::Tombstoned);
+    }
+
+    fn signer(user: &str, keyid: &str, public: &str) -> SignerKey {
+        SignerKey { user: user.into(), keyid: keyid.into(), public: public.into() }
+    }
+
+    fn put(use_signatures: Option<bool>, signer: Option<SignerKey>) -> SubdomainPut {
+        SubdomainPut { new: record("a"), use_signatures, signer }
+    }
+
+    #[test]
+    fn puts_check_signatures_and_store_nothing_when_refused() {
+        let store = Store::temporary().unwrap();
+        let accounts = AccountStore::new(&store).unwrap();
+        accounts.mint_key("root", "acc", &create()).unwrap();
+        let alice = signer("http://ex.org/alice", "alice1", "A");
+        // Signatures without a signer: refused, nothing stored
+        assert_eq!(accounts.put_subdomain("acc", "sd", &put(Some(true), None)).unwrap(), Registered::SignerRequired);
+        assert_eq!(accounts.subdomain("acc", "sd").unwrap(), None);
+        assert!(accounts.get("acc").unwrap().unwrap().subdomains.is_empty());
+        let Registered::Created(created) =
+            accounts.put_subdomain("acc", "sd", &put(Some(true), Some(alice.clone()))).unwrap()
+        else {
+            panic!("not created")
+        };
+        assert!(created.use_signatures);
+        assert_eq!(created.signers, vec![alice.clone()]);
+        // The flag cannot change; absent means as it is
+        assert_eq!(accounts.put_subdomain("acc", "sd", &put(Some(false), None)).unwrap(), Registered::SignaturesDiffer);
+        assert_eq!(accounts.put_subdomain("acc", "sd", &put(None, None)).unwrap(), Registered::SignerRequired);
+        // Same signer again: no change; a second user and a second key of Alice's are added
+        assert_eq!(
+            accounts.put_subdomain("acc", "sd", &put(None, Some(alice.clone()))).unwrap(),
+            Registered::Existing(created.clone())
+        );
+        let bob = signer("http://ex.org/bob", "bob_01", "B");
+        let alice2 = signer("http://ex.org/alice", "alice2", "A2");
+        accounts.put_subdomain("acc", "sd", &put(Some(true), Some(bob.clone()))).unwrap();
+        accounts.put_subdomain("acc", "sd", &put(None, Some(alice2.clone()))).unwrap();
+        // A key id bound elsewhere: to another user, or to another key
+        let before = accounts.subdomain("acc", "sd").unwrap().unwrap();
+        for taken in [signer("http://ex.org/eve", "alice1", "A"), signer("http://ex.org/alice", "alice1", "E")] {
+            assert_eq!(accounts.put_subdomain("acc", "sd", &put(None, Some(taken))).unwrap(), Registered::KeyidTaken);
+        }
+        assert_eq!(accounts.subdomain("acc", "sd").unwrap().unwrap(), before);
+        assert_eq!(before.signers, vec![alice, bob, alice2]);
+        assert_eq!(accounts.get("acc").unwrap().unwrap().subdomains, vec!["sd"]);
+        // Without signatures a user is not recorded
+        let Registered::Created(plain) =
+            accounts.put_subdomain("acc", "plain", &put(None, Some(signer("u:x", "xkey1", "X")))).unwrap()
+        else {
+            panic!("not created")
+        };
+        assert!(!plain.use_signatures && plain.signers.is_empty());
+        assert_eq!(
+            accounts.put_subdomain("acc", "plain", &put(Some(true), None)).unwrap(),
+            Registered::SignaturesDiffer
+        );
+        // Removed names stay removed; unknown accounts are not found
+        accounts.remove_subdomain("acc", "plain", 1).unwrap();
+        assert_eq!(accounts.put_subdomain("acc", "plain", &put(None, None)).unwrap(), Registered::Tombstoned);
+        assert_eq!(accounts.put_subdomain("nobody", "sd", &put(None, None)).unwrap(), Registered::NoAccount);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod jwt;
 mod key;
 mod policy;
 pub mod rsa_pair;
+pub mod signature;
 
 pub use credentials::{Credentials, HandshakeAuth};
 pub use key::{AuthKey, KEYID_LEN, SecretHash};

@@ -10,6 +10,7 @@
 
 mod follow;
 mod queue;
+mod signed;
 mod task;
 mod wire;
 
@@ -58,6 +59,8 @@ pub enum BackupError {
 /// An open backup clone.
 pub struct Backup {
     spawned: Spawned,
+    /// The keys its clone verifies with (`useSignatures` subdomains only).
+    signers: Option<signed::Signers>,
 }
 
 impl Backup {
@@ -188,8 +191,17 @@ impl Backups {
         let record = self.inner.accounts.subdomain(&sd.account, &sd.name)?.ok_or(BackupError::NotFound)?;
         let domain = sd.to_domain(&self.inner.gateway_domain);
         let dataset = Dataset::open(self.inner.store.db(), &clone_tree_prefix(&sd.account, &sd.name))?;
-        let clone =
-            MeldClone::open(dataset, CloneConfig { id: record.clone_id, domain: domain.clone(), genesis: true })?;
+        let mut clone = MeldClone::open(
+            dataset,
+            CloneConfig { id: record.clone_id.clone(), domain: domain.clone(), genesis: true },
+        )?;
+        let signers = record.use_signatures.then(|| {
+            let signers = signed::Signers::default();
+            signers.load(&record);
+            let label = format!("{}/{}", sd.account, sd.name);
+            clone.set_admit(Box::new(signed::SignatureCheck::new(label, &domain, signers.clone())));
+            signers
+        });
         let queue_tree =
             self.inner.store.db().open_tree(update_queue_tree_name(&sd.account, &sd.name)).map_err(StoreError::from)?;
         let queue = queue::UpdateQueue::open(queue_tree, self.inner.follow.queue_limit);
@@ -197,7 +209,7 @@ impl Backups {
         let follow = Follow::new(&domain, queue, self.inner.follow, events);
         let rt = tokio::runtime::Handle::current();
         let spawned = task::spawn(clone, follow, self.inner.relay.clone(), domain, self.inner.store.db().clone(), rt)?;
-        let backup = Arc::new(Backup { spawned });
+        let backup = Arc::new(Backup { spawned, signers });
         open.clones.insert(sd.clone(), backup.clone());
         open.touch(sd);
         let mut evicted = Vec::new();
@@ -207,6 +219,19 @@ impl Backups {
         }
         tracing::info!(account = %sd.account, name = %sd.name, open = open.clones.len(), "backup clone opened");
         Ok((backup, evicted))
+    }
+
+    /// Makes an open backup clone verify with the subdomain's signers as
+    /// now stored (after a `PUT` added one); a clone opened later reads
+    /// them when it opens.
+    pub fn reload_signers(&self, sd: &SubdomainId) -> Result<(), BackupError> {
+        // Under the lock that opening takes: no clone opens meanwhile with
+        // the keys from before
+        let open = self.lock_open();
+        let Some(signers) = open.clones.get(sd).and_then(|b| b.signers.as_ref()) else { return Ok(()) };
+        let record = self.inner.accounts.subdomain(&sd.account, &sd.name)?.ok_or(BackupError::NotFound)?;
+        signers.load(&record);
+        Ok(())
     }
 
     /// Closes a subdomain's clone (if open) and deletes all its data.

@@ -33,6 +33,7 @@ use super::error::Error;
 use super::jsonld::Context;
 
 pub use collaborate::Collaboration;
+pub use receive::Admit;
 pub use update::Update;
 
 /// m-ld's network timeout: acks, responses, channel gaps (wire doc §1.5).

@@ -24,9 +24,23 @@ pub(super) struct Pending {
     op: MeldOperation,
 }
 
+/// Decides whether a received operation may be applied: transport security
+/// (signatures) that the engine itself knows nothing about. Asked once for
+/// each operation about to be applied, after duplicates, gaps and blocked
+/// processes are sorted out, so a refusal is about the operation itself.
+pub trait Admit: Send {
+    /// Whether `op` (decoded from `msg.enc`) may be applied. A refused
+    /// operation is neither applied nor journaled, so it is never relayed;
+    /// the clock counts it as seen, so that operations depending on it stay
+    /// deliverable and no revup brings it back. The implementation logs why.
+    fn admit(&mut self, msg: &OperationMessage, op: &MeldOperation) -> bool;
+}
+
 /// Operations not yet delivered.
 #[derive(Default)]
 pub(super) struct Receiver {
+    /// Decides which operations may be applied; all, if none.
+    admit: Option<Box<dyn Admit>>,
     /// Not causally ready yet, in arrival order.
     buffer: Vec<Pending>,
     /// Broadcasts that arrived while recovering: delivered once live, after
@@ -98,6 +112,11 @@ impl MeldClone {
             self.receive(&bytes, now, out)?;
         }
         Ok(())
+    }
+
+    /// Sets what decides whether received operations may be applied.
+    pub fn set_admit(&mut self, admit: Box<dyn Admit>) {
+        self.receiver.admit = Some(admit);
     }
 
     /// Holds every `operation` broadcast from now on, unapplied, until
@@ -238,6 +257,12 @@ impl MeldClone {
             self.save_state(JournalState { time: rewound, ..self.state.clone() })?;
             return Ok(Delivery::Ignored);
         }
+        if let Some(admit) = self.receiver.admit.as_mut()
+            && !admit.admit(msg, op)
+        {
+            self.save_state(JournalState { time: joined, ..self.state.clone() })?;
+            return Ok(Delivery::Ignored);
+        }
         let applied = match self.cut_if_fused(op) {
             Ok(cut) => cut,
             Err(CloneError::Engine(e)) => {
@@ -246,7 +271,10 @@ impl MeldClone {
             }
             Err(e) => return Err(e),
         };
-        let attribution = msg.attr.as_ref().map(|a| msgpack::encode(&Attribution::to_value(Some(a)))).transpose()?;
+        // The signature is over the received bytes: a cut operation has other
+        // bytes, and goes unattributed rather than with a signature that fails
+        let attr = msg.attr.as_ref().filter(|_| applied.enc() == msg.enc.as_slice());
+        let attribution = attr.map(|a| msgpack::encode(&Attribution::to_value(Some(a)))).transpose()?;
         self.journal_and_apply(&applied, joined, attribution)?;
         Ok(Delivery::Applied)
     }

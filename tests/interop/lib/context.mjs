@@ -137,9 +137,10 @@ export class TestContext {
    * upgrade to websocket). `io.uri` is always this gateway's origin.
    * `backend`: the clone's memory-level store; pass a closed clone's
    * `meld.backend` with its `meld.id` to bring that clone back.
+   * `app`: the m-ld app (e.g. `principal` and `transportSecurity`).
    */
   async clone(config, {
-    auth, genesis, id = uuid(), online = true, transports, timeout = 20000, backend = new MemoryLevel()
+    auth, genesis, id = uuid(), online = true, transports, timeout = 20000, backend = new MemoryLevel(), app
   } = {}) {
     assert.ok(!this.finished, 'scenario already over');
     const cfg = structuredClone(config);
@@ -155,7 +156,7 @@ export class TestContext {
       opts.transports = transports;
     cfg.io = { ...cfg.io, uri: this.origin, opts };
     cfg.logLevel = this.verbose ? 'warn' : 'silent';
-    const starting = startClone(backend, TrackedIoRemotes, cfg);
+    const starting = startClone(backend, TrackedIoRemotes, cfg, app);
     let meld;
     try {
       meld = await deadline(starting, timeout, `clone ${id} of ${cfg['@domain']} starting`);

@@ -1,6 +1,8 @@
 // Named subdomain administration: PUT is idempotent and checks who asks,
 // names and bodies; DELETE removes the subdomain for good (a tombstone: the
 // name can never be PUT again), and sockets on it are refused afterwards.
+import { generateKeyPairSync } from 'node:crypto';
+
 export const name = 'subdomain-lifecycle';
 export const timeoutMs = 60000;
 
@@ -48,7 +50,7 @@ export default async function (ctx) {
   assert.notEqual(config.io.opts.auth.key, acc.key, 'the key is a placeholder');
   assert.deepEqual(await ctx.putSubdomain(acc, name), config, 'the same PUT again gives the same config');
   assert.deepEqual(await ctx.putSubdomain(acc, name, { useSignatures: false }), config, 'PUT with the same useSignatures');
-  assert.deepEqual(await ctx.putSubdomain(acc, name, { user: { '@id': 'alice' } }), config, 'PUT with a user');
+  assert.deepEqual(await ctx.putSubdomain(acc, name, { user: { '@id': 'http://ex.org/alice' } }), config, 'PUT with a user');
   const byRoot = await ctx.putSubdomain(acc, name, undefined, { auth: ctx.root });
   assert.equal(byRoot['@domain'], config['@domain'], 'root can PUT it too');
   ctx.log('config for root\'s PUT:', JSON.stringify(byRoot));
@@ -56,10 +58,14 @@ export default async function (ctx) {
   await expect('PUT with another account\'s key on an existing subdomain', put(name, { auth: stranger.auth }), 403);
 
   // A signed subdomain keeps its setting
+  // (signers need a key: see signed-updates)
   const signed = ctx.freshName('signed');
-  await ctx.putSubdomain(acc, signed, { useSignatures: true });
-  await ctx.putSubdomain(acc, signed, { useSignatures: true });
-  await ctx.putSubdomain(acc, signed);
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const user = { '@id': 'http://ex.org/alice',
+    key: { keyid: 'alice1', public: publicKey.export({ type: 'spki', format: 'der' }).toString('base64') } };
+  await ctx.putSubdomain(acc, signed, { useSignatures: true, user });
+  await ctx.putSubdomain(acc, signed, { useSignatures: true, user });
+  await ctx.putSubdomain(acc, signed, { user });
   await expect('PUT turning signatures off', put(signed, { body: { useSignatures: false } }), 409);
 
   // Data in it, and a neighbour that must be unaffected by the DELETE
