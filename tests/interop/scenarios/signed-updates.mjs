@@ -7,7 +7,7 @@
 // write that depends on a rejected one still goes in. A user added by a
 // later PUT is honoured at once. A clone that verifies signatures itself
 // revs up from the backup: the relayed operations carry their original attr.
-import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { StateApi } from '../lib/cloneapi.mjs';
 
 export const name = 'signed-updates';
@@ -143,4 +143,20 @@ export default async function (ctx) {
   assert.ok(checked.includes(alice.pid), `the revup carried Alice's signature (checked ${JSON.stringify(checked)})`);
   for (const { id } of bad)
     assert.equal(await ctx.subject(v, id), undefined, `a clone recovering from the backup lacks ${id}`);
+
+  await ctx.closeClone(v);
+
+  // The account signs as itself with the RSA pair of a ?type=rsa key: a PUT
+  // with that key and no user registers it; a clone signing with it is applied
+  const rsa = ctx.expect(await ctx.http('POST', `/api/v1/user/${acc.name}/key?type=rsa`, { auth: acc.auth }), 200).json;
+  const selfAuth = { user: acc.name, key: rsa.auth.key };
+  const [, selfRest] = rsa.auth.key.split('.');
+  const [selfKeyid, selfSecret] = selfRest.split(':');
+  await ctx.putSubdomain({ ...acc, auth: selfAuth, key: rsa.auth.key }, sub);
+  const selfPrivate = createPrivateKey({ key: Buffer.from(rsa.key.private, 'base64'), format: 'der', type: 'pkcs8',
+    passphrase: selfSecret });
+  const selfPid = `http://${ctx.domain}/${acc.name}`;
+  const s = await ctx.clone(config, { auth: selfAuth, app: signingApp(selfPid, selfKeyid, selfPrivate) });
+  await s.write({ '@id': 'self1', by: 'the account' });
+  await untilApplied('self1', 'a write signed by the account itself');
 }
