@@ -13,13 +13,11 @@
 //! [subjects]}` under the domain context (what the user signed, including
 //! deletes of triples this clone may not hold; not the visible change).
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::accounts::SubdomainRecord;
 use crate::auth::signature::{PublicKey, SignatureError, SignerKeys, split_signature};
-use crate::meld::jsonld::describe;
-use crate::meld::{Admit, Context, MeldOperation, OperationMessage, Term, Triple, Value};
+use crate::meld::{Admit, Context, MeldOperation, OperationMessage, Triple, Value};
 
 /// The signing keys of one subdomain, shared with its clone thread.
 #[derive(Clone, Default)]
@@ -60,7 +58,7 @@ impl SignatureCheck {
 
     fn update_json(&self, op: &MeldOperation) -> String {
         let patch = op.patch();
-        let side = |triples: Vec<&Triple>| Value::Array(subjects(&self.ctx, triples));
+        let side = |triples: Vec<&Triple>| Value::Array(crate::meld::jsonld::describe_all(&self.ctx, triples));
         let mut o = crate::meld::Object::new();
         o.insert("@delete", side(patch.deletes.iter().map(|(t, _)| t).collect()));
         o.insert("@insert", side(patch.inserts.iter().map(|(t, _)| t).collect()));
@@ -99,23 +97,6 @@ impl Admit for SignatureCheck {
     }
 }
 
-/// Triples grouped into subjects in order of first appearance, as reads
-/// render them.
-fn subjects(ctx: &Context, triples: Vec<&Triple>) -> Vec<Value> {
-    let mut order: Vec<(&Term, Vec<&Triple>)> = Vec::new();
-    let mut index: HashMap<&Term, usize> = HashMap::new();
-    for t in triples {
-        let i = *index.entry(&t.subject).or_insert_with(|| {
-            order.push((&t.subject, Vec::new()));
-            order.len() - 1
-        });
-        if let Some((_, group)) = order.get_mut(i) {
-            group.push(t);
-        }
-    }
-    order.into_iter().map(|(subject, group)| describe(ctx, subject, group)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -128,6 +109,7 @@ mod tests {
 
     use super::*;
     use crate::accounts::SignerKey;
+    use crate::meld::Term;
     use crate::meld::control::{ACK, Control, Notification};
     use crate::meld::{
         Attribution, CloneConfig, Dataset, Input, Literal, MeldClone, Output, Params, TidPatch, TidSet, TreeClock,

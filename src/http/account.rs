@@ -22,6 +22,14 @@ pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The caller, if it may manage `account` (its key holder or root).
+fn owner(state: &ApiState, account: &str, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    account_name(account)?;
+    let who = authenticate(state, headers)?;
+    state.authority.authorise_owner(&who, account)?;
+    Ok(who)
+}
+
 #[derive(Deserialize)]
 pub struct KeyQuery {
     #[serde(rename = "type")]
@@ -123,9 +131,7 @@ pub async fn list_keys(
     Path(account): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    account_name(&account)?;
-    let who = authenticate(&state, &headers)?;
-    state.authority.authorise_owner(&who, &account)?;
+    owner(&state, &account, &headers)?;
     let keys = state.accounts.keys_of(&account)?.ok_or(ApiError::NotFound)?;
     let now = now_ms();
     let listed: Vec<Value> = keys
@@ -156,9 +162,7 @@ pub async fn revoke_key(
     Path((account, keyid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    account_name(&account)?;
-    let who = authenticate(&state, &headers)?;
-    state.authority.authorise_owner(&who, &account)?;
+    let who = owner(&state, &account, &headers)?;
     if !state.accounts.revoke_key(&account, &keyid)? {
         return Err(ApiError::NotFound);
     }
@@ -230,9 +234,7 @@ pub async fn get_account(
     Path(account): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    account_name(&account)?;
-    let who = authenticate(&state, &headers)?;
-    state.authority.authorise_owner(&who, &account)?;
+    owner(&state, &account, &headers)?;
     let acc = state.accounts.get(&account)?.ok_or(ApiError::NotFound)?;
     Ok(Json(json!({
         "@id": acc.name,
@@ -272,9 +274,7 @@ pub async fn delete_account(
     Path(account): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    account_name(&account)?;
-    let who = authenticate(&state, &headers)?;
-    state.authority.authorise_owner(&who, &account)?;
+    let who = owner(&state, &account, &headers)?;
     if account == state.authority.root_name() {
         return Err(AuthError::Forbidden("the root account cannot be deleted").into());
     }

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use super::{CloneError, MeldClone};
 use crate::meld::dataset::Dataset;
 use crate::meld::jsonld::{self, Context};
-use crate::meld::term::{Term, TidPatch, TidSet, Triple};
+use crate::meld::term::{TidPatch, TidSet, Triple};
 use crate::meld::value::{Object, Value};
 
 /// One operation's visible effect.
@@ -40,29 +40,13 @@ impl Update {
     /// `ctx` (the domain context) returns them.
     pub fn to_json(&self, ctx: &Context) -> Value {
         let mut o = Object::new();
-        o.insert("@delete", Value::Array(subjects(ctx, &self.deletes)));
-        o.insert("@insert", Value::Array(subjects(ctx, &self.inserts)));
+        o.insert("@delete", Value::Array(jsonld::describe_all(ctx, &self.deletes)));
+        o.insert("@insert", Value::Array(jsonld::describe_all(ctx, &self.inserts)));
         // Shared datatypes (`@update`) are not supported by this engine
         o.insert("@update", Value::Array(Vec::new()));
         o.insert("@ticks", Value::from(self.ticks));
         Value::Map(o)
     }
-}
-
-/// Triples grouped into subjects, in order of first appearance.
-fn subjects(ctx: &Context, triples: &[Triple]) -> Vec<Value> {
-    let mut order: Vec<(&Term, Vec<&Triple>)> = Vec::new();
-    let mut index: HashMap<&Term, usize> = HashMap::new();
-    for t in triples {
-        let i = *index.entry(&t.subject).or_insert_with(|| {
-            order.push((&t.subject, Vec::new()));
-            order.len() - 1
-        });
-        if let Some((_, group)) = order.get_mut(i) {
-            group.push(t);
-        }
-    }
-    order.into_iter().map(|(subject, group)| jsonld::describe(ctx, subject, group)).collect()
 }
 
 /// The stored state of the triples a patch touches, taken before it applies.
@@ -162,6 +146,7 @@ impl MeldClone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meld::term::Term;
     use crate::meld::term::{Literal, XS_STRING};
 
     const DOMAIN: &str = "sd.acc.ex.org";

@@ -12,6 +12,23 @@ use super::{Context, JRQL_INDEX, JRQL_ITEM};
 use crate::meld::term::{Literal, RDF_TYPE, Term, Triple, XS_BOOLEAN, XS_STRING};
 use crate::meld::value::{Object, Value};
 
+/// Triples grouped into subjects in order of first appearance, each
+/// described as by [`describe`] (the shape of updates and signed-update logs).
+pub fn describe_all<'t>(ctx: &Context, triples: impl IntoIterator<Item = &'t Triple>) -> Vec<Value> {
+    let mut order: Vec<(&Term, Vec<&Triple>)> = Vec::new();
+    let mut index: std::collections::HashMap<&Term, usize> = std::collections::HashMap::new();
+    for t in triples {
+        let i = *index.entry(&t.subject).or_insert_with(|| {
+            order.push((&t.subject, Vec::new()));
+            order.len() - 1
+        });
+        if let Some((_, group)) = order.get_mut(i) {
+            group.push(t);
+        }
+    }
+    order.into_iter().map(|(subject, group)| describe(ctx, subject, group)).collect()
+}
+
 /// The read JSON of `subject` from its triples (triples of other subjects
 /// are skipped). `ctx` should be [`Context::domain`].
 pub fn describe<'t>(ctx: &Context, subject: &Term, triples: impl IntoIterator<Item = &'t Triple>) -> Value {

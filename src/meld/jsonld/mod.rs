@@ -20,7 +20,7 @@ mod number;
 pub(crate) mod tests;
 
 pub use decode::{Reified, json_to_triples, unreify};
-pub use describe::describe;
+pub use describe::{describe, describe_all};
 pub use encode::{literal_json, reified_json, subjects_json};
 pub use number::{XS_DOUBLE, XS_INTEGER, canonical_double, js_parse_float, number_literal};
 
