@@ -51,6 +51,9 @@ pub struct Settings {
     /// `[address]` section.
     #[serde(default)]
     pub address: AddressSettings,
+    /// `[tls]` section.
+    #[serde(default)]
+    pub tls: TlsSettings,
     /// `[relay]` section.
     #[serde(default)]
     pub relay: RelaySettings,
@@ -102,6 +105,17 @@ impl std::fmt::Debug for AuthSettings {
             .field("rotation_grace_secs", &self.rotation_grace_secs)
             .finish()
     }
+}
+
+/// `[tls]`: serve HTTPS and WSS on the one port (else plain HTTP, as behind a
+/// TLS-terminating proxy).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain, leaf first (`M_LD_GATEWAY_TLS__CERT`).
+    pub cert: Option<PathBuf>,
+    /// PEM private key (`M_LD_GATEWAY_TLS__KEY`).
+    pub key: Option<PathBuf>,
 }
 
 /// `[address]`: where to listen.
@@ -284,6 +298,10 @@ impl Settings {
                 public: get("M_LD_GATEWAY_KEY__PUBLIC"),
                 private: get("M_LD_GATEWAY_KEY__PRIVATE"),
             },
+            tls: TlsSettings {
+                cert: get("M_LD_GATEWAY_TLS__CERT").map(PathBuf::from),
+                key: get("M_LD_GATEWAY_TLS__KEY").map(PathBuf::from),
+            },
             address: AddressSettings {
                 host: get("M_LD_GATEWAY_ADDRESS__HOST"),
                 port: port("M_LD_GATEWAY_ADDRESS__PORT")?,
@@ -333,6 +351,7 @@ impl Settings {
             // The pair is one setting: a layer that gives a public key gives
             // the whole pair
             key: if self.key.public.is_some() { self.key } else { lower.key },
+            tls: TlsSettings { cert: self.tls.cert.or(lower.tls.cert), key: self.tls.key.or(lower.tls.key) },
             address: AddressSettings {
                 host: self.address.host.or(lower.address.host),
                 port: self.address.port.or(lower.address.port),
@@ -437,6 +456,8 @@ pub struct Config {
     pub root_key: Option<AuthKey>,
     /// Data directory.
     pub data_path: PathBuf,
+    /// Certificate chain and key files, when serving TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Listen host.
     pub host: String,
     /// Listen port (0 = any free port).
@@ -572,13 +593,21 @@ impl Config {
     pub fn from_settings(s: Settings) -> Result<Self, ConfigError> {
         let host = s.address.host.unwrap_or_else(|| DEFAULT_HOST.to_owned());
         let port = s.address.port.unwrap_or(DEFAULT_PORT);
+        let tls = match (s.tls.cert, s.tls.key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err(invalid("tls", "tls.cert and tls.key go together")),
+        };
         let gateway = match s.gateway {
             Some(g) => GatewayName::parse(&g)?,
             // Embedded default: clones on this machine reach us at localhost.
             // The domain cannot be plain `localhost`: m-ld JS clones accept
             // only domains ending in a 2-6 letter label, so use the reserved
             // `.test` TLD (RFC 2606).
-            None => GatewayName { domain: DEFAULT_DOMAIN.into(), origin: format!("http://localhost:{port}/") },
+            None => {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                GatewayName { domain: DEFAULT_DOMAIN.into(), origin: format!("{scheme}://localhost:{port}/") }
+            }
         };
         let root_key = s
             .auth
@@ -612,6 +641,7 @@ impl Config {
             (_, None, Some(_)) => return Err(invalid("key.public", "required with key.private")),
         };
         Ok(Config {
+            tls,
             mail,
             gateway,
             root_key_pair,

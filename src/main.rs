@@ -76,6 +76,13 @@ struct InitArgs {
     /// stdout without it.
     #[arg(long, short)]
     out: Option<PathBuf>,
+    /// Also write a development CA and a certificate for localhost and the
+    /// gateway's host into --tls-dir, and configure TLS with them.
+    #[arg(long)]
+    self_signed: bool,
+    /// Where --self-signed writes ca.pem, cert.pem and key.pem.
+    #[arg(long, default_value = "tls")]
+    tls_dir: PathBuf,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -136,7 +143,7 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     let pair = meld_gateway::auth::rsa_pair::generate(root.secret())?;
     let private = pair.private.unwrap_or_default();
     let key = root.reveal();
-    let text = match args.format {
+    let mut text = match args.format {
         Format::Env => format!(
             "# meld-gateway configuration; domain {domain}\nM_LD_GATEWAY_GATEWAY={gw}\nM_LD_GATEWAY_AUTH__KEY={key}\n\
              M_LD_GATEWAY_KEY__TYPE=rsa\nM_LD_GATEWAY_KEY__PUBLIC={public}\nM_LD_GATEWAY_KEY__PRIVATE={private}\n",
@@ -152,6 +159,22 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
             public = pair.public,
         ),
     };
+    if args.self_signed {
+        let files = meld_gateway::devcert::write(&args.tls_dir, &gateway.domain)?;
+        let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        let (cert, key) = (abs(&files.cert), abs(&files.key));
+        text.push_str(&match args.format {
+            Format::Env => {
+                format!("M_LD_GATEWAY_TLS__CERT={}\nM_LD_GATEWAY_TLS__KEY={}\n", cert.display(), key.display())
+            }
+            Format::Toml => format!("\n[tls]\ncert = {:?}\nkey = {:?}\n", cert, key),
+        });
+        eprintln!(
+            "wrote a development CA and certificate into {}; clients trust {} (Node: NODE_EXTRA_CA_CERTS)",
+            args.tls_dir.display(),
+            abs(&files.ca).display()
+        );
+    }
     match args.out {
         Some(path) => {
             rootkey::write_private(&path, text.trim_end())?;

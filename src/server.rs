@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 
@@ -103,20 +102,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let Gateway { app, io, relay, backups, stop: stop_tx } = build(&config, &store, root_key)?;
 
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(crate::listen::tls_acceptor(cert, key)?),
+        None => None,
+    };
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
     let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         address = %local, domain = %config.gateway.domain, origin = %config.gateway.origin,
-        data = %config.data_path.display(), "meld-gateway listening on http://{local}"
+        data = %config.data_path.display(), tls = tls.is_some(), "meld-gateway listening on {scheme}://{local}"
     );
-    // Small relay messages must not wait for Nagle's algorithm
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
 
     let mut stop_rx = stop_tx.subscribe();
     let closing_io = io.clone();
@@ -130,17 +128,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::warn!("sockets still closing after {DRAIN_TIMEOUT:?}");
         }
     });
-    let mut graceful = stop_rx.clone();
-    let served = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = graceful.wait_for(|stopped| *stopped).await;
-    });
+    let served = crate::listen::serve(listener, app, tls, stop_rx.clone());
     // The deadline runs from the signal, whatever the sockets do
     let drain_deadline = async move {
         let _ = stop_rx.wait_for(|stopped| *stopped).await;
         tokio::time::sleep(DRAIN_TIMEOUT).await;
     };
     tokio::select! {
-        result = served.into_future() => result.context("server failed")?,
+        () = served => {}
         () = drain_deadline => tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; stopping anyway"),
     }
 
