@@ -54,6 +54,9 @@ pub struct Settings {
     /// `[tls]` section.
     #[serde(default)]
     pub tls: TlsSettings,
+    /// `[metrics]` section.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     /// `[relay]` section.
     #[serde(default)]
     pub relay: RelaySettings,
@@ -105,6 +108,14 @@ impl std::fmt::Debug for AuthSettings {
             .field("rotation_grace_secs", &self.rotation_grace_secs)
             .finish()
     }
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` without the root key (`M_LD_GATEWAY_METRICS__PUBLIC`).
+    pub public: Option<bool>,
 }
 
 /// `[tls]`: serve HTTPS and WSS on the one port (else plain HTTP, as behind a
@@ -298,6 +309,13 @@ impl Settings {
                 public: get("M_LD_GATEWAY_KEY__PUBLIC"),
                 private: get("M_LD_GATEWAY_KEY__PRIVATE"),
             },
+            metrics: MetricsSettings {
+                public: get("M_LD_GATEWAY_METRICS__PUBLIC")
+                    .map(|v| {
+                        parse_bool(&v).ok_or_else(|| invalid("M_LD_GATEWAY_METRICS__PUBLIC", "expected true or false"))
+                    })
+                    .transpose()?,
+            },
             tls: TlsSettings {
                 cert: get("M_LD_GATEWAY_TLS__CERT").map(PathBuf::from),
                 key: get("M_LD_GATEWAY_TLS__KEY").map(PathBuf::from),
@@ -352,6 +370,7 @@ impl Settings {
             // the whole pair
             key: if self.key.public.is_some() { self.key } else { lower.key },
             tls: TlsSettings { cert: self.tls.cert.or(lower.tls.cert), key: self.tls.key.or(lower.tls.key) },
+            metrics: MetricsSettings { public: self.metrics.public.or(lower.metrics.public) },
             address: AddressSettings {
                 host: self.address.host.or(lower.address.host),
                 port: self.address.port.or(lower.address.port),
@@ -456,6 +475,8 @@ pub struct Config {
     pub root_key: Option<AuthKey>,
     /// Data directory.
     pub data_path: PathBuf,
+    /// `/metrics` without the root key.
+    pub metrics_public: bool,
     /// Certificate chain and key files, when serving TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Listen host.
@@ -641,6 +662,7 @@ impl Config {
             (_, None, Some(_)) => return Err(invalid("key.public", "required with key.private")),
         };
         Ok(Config {
+            metrics_public: s.metrics.public.unwrap_or(false),
             tls,
             mail,
             gateway,

@@ -79,6 +79,7 @@ impl IntoResponse for ApiError {
             "internal error".to_owned()
         } else {
             if matches!(self, ApiError::Auth(_)) {
+                crate::metrics::auth_failure();
                 tracing::warn!(target: "audit", status = status.as_u16(), reason = %self, "access refused");
             }
             self.to_string()

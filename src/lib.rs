@@ -28,6 +28,7 @@ pub mod http;
 pub mod listen;
 pub mod mail;
 pub mod meld;
+pub mod metrics;
 pub mod relay;
 pub mod rootkey;
 pub mod server;

@@ -2,6 +2,8 @@
 //! (defaults < file < environment < flags) and runs a subcommand.
 
 use std::collections::HashMap;
+
+use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,6 +39,10 @@ enum Command {
     /// Write a new configuration with fresh root key material (like the Node
     /// gateway's genenv), as environment variables or TOML.
     Init(InitArgs),
+    /// Probe a running gateway's /healthz, with the same settings as serve
+    /// (for Docker's HEALTHCHECK); exits 0 if it answers 200. With TLS
+    /// configured, only checks that the port accepts connections.
+    Health(ServeArgs),
 }
 
 #[derive(Args)]
@@ -98,6 +104,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Init(args) => init(args),
+        Command::Health(args) => health(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,6 +116,42 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    telemetry::init(&config.log_level)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(server::run(config))
+}
+
+fn health(args: ServeArgs) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    let config = load_config(args)?;
+    // A gateway listening on every interface answers on loopback
+    let host = match config.host.as_str() {
+        "0.0.0.0" => "127.0.0.1",
+        "::" => "::1",
+        h => h,
+    };
+    let timeout = std::time::Duration::from_secs(3);
+    let addr = (host, config.port).to_socket_addrs()?.next().ok_or_else(|| anyhow::anyhow!("cannot resolve {host}"))?;
+    let mut tcp = TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("no gateway at {addr}"))?;
+    if config.tls.is_some() {
+        println!("ok (port {} accepts connections)", config.port);
+        return Ok(());
+    }
+    tcp.set_read_timeout(Some(timeout))?;
+    write!(tcp, "GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    tcp.read_exact(&mut head)?;
+    if head.starts_with(b"HTTP/1.1 200") {
+        println!("ok");
+        Ok(())
+    } else {
+        anyhow::bail!("unhealthy: {}", String::from_utf8_lossy(&head))
+    }
+}
+
+fn load_config(args: ServeArgs) -> anyhow::Result<Config> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let file = match args
         .config
@@ -126,10 +169,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         relay: RelaySettings::default(),
         ..Default::default()
     };
-    let config = Config::from_settings(flags.over(Settings::from_env(&env)?.over(file)))?;
-    telemetry::init(&config.log_level)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(server::run(config))
+    Ok(Config::from_settings(flags.over(Settings::from_env(&env)?.over(file)))?)
 }
 
 fn init(args: InitArgs) -> anyhow::Result<()> {

@@ -68,6 +68,7 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
         root_public: RootPublicKey::start(&config.data_path, config.root_key_pair.clone(), &root_key_for_pair)?,
         rotation_grace: config.rotation_grace,
         mailer: crate::mail::Mailer::from_config(config)?,
+        metrics_public: config.metrics_public,
     };
     Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups, stop })
 }

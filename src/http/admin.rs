@@ -120,11 +120,96 @@ pub async fn context(State(state): State<ApiState>) -> impl IntoResponse {
 }
 
 /// `GET /metrics`: relay counters in Prometheus text format.
-pub async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
-    let mut out = String::new();
-    for (name, value) in state.relay.stats.snapshot() {
-        out.push_str(&format!("meld_gateway_{name} {value}\n"));
+/// `GET /metrics`: Prometheus text format; root only unless
+/// `metrics.public`.
+pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    if !state.metrics_public {
+        let who = authenticate(&state, &headers)?;
+        if who != Principal::Root {
+            return Err(AuthError::Forbidden("metrics are for the root account").into());
+        }
     }
-    out.push_str(&format!("meld_gateway_relay_domains {}\n", state.relay.room_count()));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    use crate::metrics::Family;
+    let mut families: Vec<Family<'_>> = (state.relay.stats.snapshot().into_iter())
+        .map(|(name, value)| Family {
+            name: format!("meld_gateway_{name}"),
+            help: "Relay counter.",
+            kind: if name.ends_with("_total") { "counter" } else { "gauge" },
+            samples: vec![(String::new(), value)],
+        })
+        .collect();
+    families.push(Family {
+        name: "meld_gateway_relay_domains".into(),
+        help: "Domains with connected sockets.",
+        kind: "gauge",
+        samples: vec![(String::new(), state.relay.room_count() as u64)],
+    });
+    families.push(Family {
+        name: "meld_gateway_backups_open".into(),
+        help: "Backup clones open.",
+        kind: "gauge",
+        samples: vec![(String::new(), state.backups.open_count() as u64)],
+    });
+    families.extend(crate::metrics::own_families());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&families)))
 }
+
+/// `GET /readyz`: storage answers and the gateway is not stopping; 503
+/// otherwise.
+pub async fn readyz(State(state): State<ApiState>) -> Result<&'static str, ApiError> {
+    if *state.stopping.borrow() {
+        return Err(ApiError::Unavailable("shutting down"));
+    }
+    let accounts = state.accounts.clone();
+    let root = state.authority.root_name().to_owned();
+    let storage = tokio::task::spawn_blocking(move || accounts.get(&root)).await;
+    match storage {
+        Ok(Ok(Some(_))) => Ok("ready"),
+        other => {
+            tracing::error!(?other, "readiness: storage check failed");
+            Err(ApiError::Unavailable("storage unavailable"))
+        }
+    }
+}
+
+/// Counts each request by route template and status.
+pub async fn count_requests(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    crate::metrics::http_request(&route, &method, response.status().as_u16());
+    response
+}
+
+/// A request body declared larger than its route accepts is read and thrown
+/// away (up to [`DRAIN_CAP`] bytes, for at most [`DRAIN_TIME`]) before the 413
+/// goes out: answering while the client is still sending makes the
+/// connection reset under it, and it would see a network error instead of
+/// the refusal.
+pub async fn refuse_oversized(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use futures_util::StreamExt;
+    let limit =
+        if req.uri().path().ends_with("/state") { super::clone_api::WRITE_BODY_LIMIT } else { super::ADMIN_BODY_LIMIT };
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit as u64 => {
+            tracing::debug!(declared = len, limit, path = req.uri().path(), "request body too large");
+            if len <= DRAIN_CAP {
+                let mut body = req.into_body().into_data_stream();
+                let drain = async { while let Some(Ok(_)) = body.next().await {} };
+                let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+            }
+            ApiError::PayloadTooLarge.into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
+/// Largest oversized body still drained before refusing it.
+const DRAIN_CAP: u64 = 16 * 1024 * 1024;
+/// Longest time spent draining one.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);

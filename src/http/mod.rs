@@ -23,7 +23,7 @@ use crate::relay::Relay;
 use crate::rootkey::RootPublicKey;
 
 /// Largest Administration API request body.
-const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 
 /// What HTTP handlers share.
 #[derive(Clone)]
@@ -42,6 +42,7 @@ pub struct ApiState {
     pub root_public: RootPublicKey,
     pub rotation_grace: std::time::Duration,
     pub mailer: crate::mail::Mailer,
+    pub metrics_public: bool,
     /// Becomes true when the gateway shuts down (ends event streams).
     pub stopping: watch::Receiver<bool>,
 }
@@ -73,7 +74,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/domain/{account}/{name}/updates", get(clone_follow::get_updates))
         .route("/", get(site::home))
         .route("/healthz", get(async || "ok"))
+        .route("/readyz", get(admin::readyz))
         .route("/metrics", get(admin::metrics))
+        .layer(axum::middleware::from_fn(admin::refuse_oversized))
+        .layer(axum::middleware::from_fn(admin::count_requests))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .with_state(state)
 }

@@ -112,6 +112,7 @@ impl Route for Operation {
             return msg.malformed("operation", "argument is not binary");
         };
         msg.relay.stats.operations.fetch_add(1, Ordering::Relaxed);
+        msg.relay.stats.bytes.fetch_add(payload.len() as u64, Ordering::Relaxed);
         if let Some(room) = msg.room() {
             msg.relay.disconnect_slow(room.broadcast_operation(msg.socket.id, &payload, &msg.relay.stats));
         }
@@ -156,6 +157,7 @@ impl<E: UnicastEvent> Route for Unicast<E> {
         };
         let relay = msg.relay;
         relay.stats.unicasts.fetch_add(1, Ordering::Relaxed);
+        relay.stats.bytes.fetch_add(payload.len() as u64, Ordering::Relaxed);
         if let Some(room) = msg.room() {
             let (n, slow) = room.unicast(name, to, params, payload, &relay.stats);
             if n == 0 {

@@ -101,6 +101,9 @@ pub(super) async fn authorise(
         }
         Err(refusal) => {
             relay.stats.refused.fetch_add(1, Ordering::Relaxed);
+            if matches!(refusal, Refusal::Auth(_)) {
+                crate::metrics::auth_failure();
+            }
             Err(refusal)
         }
     }

@@ -13,6 +13,9 @@ pub struct RelayStats {
     pub open: AtomicU64,
     /// `operation` messages received.
     pub operations: AtomicU64,
+    /// Payload bytes of `operation`, `send`, `reply` and `notify` messages
+    /// received.
+    pub bytes: AtomicU64,
     /// `send`/`reply`/`notify` messages received.
     pub unicasts: AtomicU64,
     /// Unicasts whose recipient was not connected.
@@ -36,6 +39,7 @@ impl RelayStats {
             ("relay_handshakes_refused_total", v(&self.refused)),
             ("relay_sockets_open", v(&self.open)),
             ("relay_operations_received_total", v(&self.operations)),
+            ("relay_payload_bytes_received_total", v(&self.bytes)),
             ("relay_unicasts_received_total", v(&self.unicasts)),
             ("relay_unicasts_unrouted_total", v(&self.unicasts_unrouted)),
             ("relay_events_delivered_total", v(&self.delivered)),
