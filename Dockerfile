@@ -5,6 +5,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY web ./web
+COPY benches ./benches
 RUN cargo build --release --locked && strip target/release/meld-gateway
 
 FROM debian:bookworm-slim
@@ -17,6 +18,7 @@ ENV M_LD_GATEWAY_DATA_PATH=/data \
     M_LD_GATEWAY_ADDRESS__HOST=0.0.0.0 \
     M_LD_GATEWAY_ADDRESS__PORT=3000
 EXPOSE 3000
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/3000 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ok <&3"]
+# The health subcommand reads the same settings as serve (port, TLS)
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["meld-gateway", "health"]
 ENTRYPOINT ["meld-gateway"]
 CMD ["serve"]
