@@ -75,6 +75,7 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
 
 /// Runs the gateway until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let data_path = config.data_path.clone();
     let root_key = config.root_key.clone();
     let (store, (root_key, origin)) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -85,6 +86,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok((store, rootkey::load_or_create(&data_path, root_key)?))
     })
     .await??;
+    let trees = store.db().tree_names().len();
+    tracing::info!(ms = started.elapsed().as_millis() as u64, trees, "storage opened");
     match &origin {
         Origin::Generated(path) => {
             // Shown once, on stdout, not in the logs
@@ -114,7 +117,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         address = %local, domain = %config.gateway.domain, origin = %config.gateway.origin,
-        data = %config.data_path.display(), tls = tls.is_some(), "meld-gateway listening on {scheme}://{local}"
+        data = %config.data_path.display(), tls = tls.is_some(), startup_ms = started.elapsed().as_millis() as u64,
+        "meld-gateway listening on {scheme}://{local}"
     );
 
     let mut stop_rx = stop_tx.subscribe();
