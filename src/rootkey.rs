@@ -37,6 +37,7 @@ pub fn load_or_create(data_path: &Path, configured: Option<AuthKey>) -> anyhow::
     let path = data_path.join(ROOT_KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
+            refuse_if_readable_by_others(&path)?;
             let key = AuthKey::parse(text.trim())
                 .with_context(|| format!("{} does not hold a valid root key", path.display()))?;
             Ok((key, Origin::Stored(path)))
@@ -48,6 +49,42 @@ pub fn load_or_create(data_path: &Path, configured: Option<AuthKey>) -> anyhow::
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
+}
+
+/// A key file that its group or others can read is refused: whoever can read
+/// it holds the gateway.
+pub fn refuse_if_readable_by_others(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "{} is readable by other users (mode {:o}); run `chmod 600 {}` and start again",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Creates the data directory if need be and makes it private to the
+/// gateway's user (0700): it holds keys and everyone's data.
+pub fn ensure_private_dir(path: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("cannot create data directory {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot make {} private (mode {mode:o})", path.display()))?;
+            tracing::info!(dir = %path.display(), was = format!("{mode:o}"), "data directory made private (0700)");
+        }
+    }
+    Ok(())
 }
 
 /// Writes a new file readable by its owner only; never overwrites.
@@ -110,7 +147,10 @@ impl RootPublicKey {
 
 fn load_or_generate_pair(path: &Path, root: &AuthKey) -> anyhow::Result<String> {
     let pair: RsaKeyConfig = match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not a key pair", path.display()))?,
+        Ok(text) => {
+            refuse_if_readable_by_others(path)?;
+            serde_json::from_str(&text).with_context(|| format!("{} is not a key pair", path.display()))?
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let pair = rsa_pair::generate(root.secret())?;
             write_private(path, &serde_json::to_string(&pair)?)?;
@@ -140,7 +180,15 @@ mod tests {
         }
         let (again, origin) = load_or_create(dir.path(), None).unwrap();
         assert_eq!(again, key);
-        assert_eq!(origin, Origin::Stored(path));
+        assert_eq!(origin, Origin::Stored(path.clone()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let refused = load_or_create(dir.path(), None).unwrap_err();
+            assert!(format!("{refused:#}").contains("chmod 600"), "{refused:#}");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let configured = AuthKey::parse("boss.abcdef:xyz").unwrap();
         assert_eq!(load_or_create(dir.path(), Some(configured.clone())).unwrap(), (configured, Origin::Configured));
     }

@@ -79,8 +79,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let data_path = config.data_path.clone();
     let root_key = config.root_key.clone();
     let (store, (root_key, origin)) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        std::fs::create_dir_all(&data_path)
-            .with_context(|| format!("cannot create data directory {}", data_path.display()))?;
+        rootkey::ensure_private_dir(&data_path)?;
         let store = Store::open(&data_path.join("db"))
             .with_context(|| format!("cannot open the database in {}", data_path.display()))?;
         Ok((store, rootkey::load_or_create(&data_path, root_key)?))
