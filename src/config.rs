@@ -80,6 +80,14 @@ pub struct AuthSettings {
     /// How long a rotated key keeps working, in seconds
     /// (`M_LD_GATEWAY_AUTH__ROTATION_GRACE_SECS`).
     pub rotation_grace_secs: Option<u64>,
+    /// Failed authentications from one IP for one account within
+    /// `lockout_window_secs` that lock the pair out
+    /// (`M_LD_GATEWAY_AUTH__LOCKOUT_FAILURES`).
+    pub lockout_failures: Option<u64>,
+    /// (`M_LD_GATEWAY_AUTH__LOCKOUT_WINDOW_SECS`)
+    pub lockout_window_secs: Option<u64>,
+    /// First lockout, doubling on repeat (`M_LD_GATEWAY_AUTH__LOCKOUT_SECS`).
+    pub lockout_secs: Option<u64>,
 }
 
 /// `[key]`: the root key pair in the Node gateway's encoding — base64 SPKI
@@ -106,6 +114,9 @@ impl std::fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("key", &self.key.as_ref().map(|_| "≪redacted≫"))
             .field("rotation_grace_secs", &self.rotation_grace_secs)
+            .field("lockout_failures", &self.lockout_failures)
+            .field("lockout_window_secs", &self.lockout_window_secs)
+            .field("lockout_secs", &self.lockout_secs)
             .finish()
     }
 }
@@ -137,6 +148,9 @@ pub struct AddressSettings {
     pub host: Option<String>,
     /// Listen port (`M_LD_GATEWAY_ADDRESS__PORT`).
     pub port: Option<u16>,
+    /// Proxies whose `X-Forwarded-For` names the client, as IP addresses
+    /// (`M_LD_GATEWAY_ADDRESS__TRUSTED_PROXIES`, comma-separated).
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// `[relay]`: Socket.io limits.
@@ -303,6 +317,9 @@ impl Settings {
             auth: AuthSettings {
                 key: get("M_LD_GATEWAY_AUTH__KEY"),
                 rotation_grace_secs: parse("M_LD_GATEWAY_AUTH__ROTATION_GRACE_SECS")?,
+                lockout_failures: parse("M_LD_GATEWAY_AUTH__LOCKOUT_FAILURES")?,
+                lockout_window_secs: parse("M_LD_GATEWAY_AUTH__LOCKOUT_WINDOW_SECS")?,
+                lockout_secs: parse("M_LD_GATEWAY_AUTH__LOCKOUT_SECS")?,
             },
             key: KeyPairSettings {
                 kind: get("M_LD_GATEWAY_KEY__TYPE"),
@@ -323,6 +340,8 @@ impl Settings {
             address: AddressSettings {
                 host: get("M_LD_GATEWAY_ADDRESS__HOST"),
                 port: port("M_LD_GATEWAY_ADDRESS__PORT")?,
+                trusted_proxies: get("M_LD_GATEWAY_ADDRESS__TRUSTED_PROXIES")
+                    .map(|v| v.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect()),
             },
             relay: RelaySettings {
                 max_buffered_packets: parse("M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS")?.map(|v| v as usize),
@@ -365,6 +384,9 @@ impl Settings {
             auth: AuthSettings {
                 key: self.auth.key.or(lower.auth.key),
                 rotation_grace_secs: self.auth.rotation_grace_secs.or(lower.auth.rotation_grace_secs),
+                lockout_failures: self.auth.lockout_failures.or(lower.auth.lockout_failures),
+                lockout_window_secs: self.auth.lockout_window_secs.or(lower.auth.lockout_window_secs),
+                lockout_secs: self.auth.lockout_secs.or(lower.auth.lockout_secs),
             },
             // The pair is one setting: a layer that gives a public key gives
             // the whole pair
@@ -374,6 +396,7 @@ impl Settings {
             address: AddressSettings {
                 host: self.address.host.or(lower.address.host),
                 port: self.address.port.or(lower.address.port),
+                trusted_proxies: self.address.trusted_proxies.or(lower.address.trusted_proxies),
             },
             relay: RelaySettings {
                 max_buffered_packets: self.relay.max_buffered_packets.or(lower.relay.max_buffered_packets),
@@ -495,6 +518,10 @@ pub struct Config {
     pub update_queue_limit: usize,
     /// How long a rotated key keeps working.
     pub rotation_grace: std::time::Duration,
+    /// Brute-force lockout policy.
+    pub lockout: crate::auth::lockout::LockoutPolicy,
+    /// Proxies trusted for `X-Forwarded-For`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The configured root key pair, if any (else the data directory's).
     pub root_key_pair: Option<RsaKeyConfig>,
     /// How long a Clone API lock lasts unless renewed.
@@ -661,7 +688,28 @@ impl Config {
             (Some(_), Some(_), _) => return Err(invalid("key.type", "only rsa key pairs are supported")),
             (_, None, Some(_)) => return Err(invalid("key.public", "required with key.private")),
         };
+        let defaults = crate::auth::lockout::LockoutPolicy::default();
+        let lockout = crate::auth::lockout::LockoutPolicy {
+            max_failures: match s.auth.lockout_failures {
+                Some(0) => return Err(invalid("auth.lockout_failures", "must be at least 1")),
+                Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                None => defaults.max_failures,
+            },
+            window: s.auth.lockout_window_secs.map_or(defaults.window, std::time::Duration::from_secs),
+            lockout: s.auth.lockout_secs.map_or(defaults.lockout, std::time::Duration::from_secs),
+        };
+        let trusted_proxies = s
+            .address
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                a.trim().parse().map_err(|_| invalid("address.trusted_proxies", format!("not an IP address: {a}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
+            lockout,
+            trusted_proxies,
             metrics_public: s.metrics.public.unwrap_or(false),
             tls,
             mail,
@@ -730,7 +778,10 @@ mod tests {
             ("LOG_LEVEL", ""),
         ]))
         .unwrap();
-        let flags = Settings { address: AddressSettings { port: Some(3333), host: None }, ..Default::default() };
+        let flags = Settings {
+            address: AddressSettings { port: Some(3333), host: None, trusted_proxies: None },
+            ..Default::default()
+        };
         let c = Config::from_settings(flags.over(env.over(file))).unwrap();
         assert_eq!(c.port, 3333, "flag beats env and file");
         assert_eq!(c.gateway.domain, "env.org", "env beats file");

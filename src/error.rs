@@ -38,6 +38,9 @@ pub enum ApiError {
     /// The request body is over the route's limit, or could not be read.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// Too many failed authentications from this client for this account.
+    #[error("too many failed attempts; try again in {0} s")]
+    LockedOut(u64),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -56,6 +59,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::LockedOut(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -87,6 +91,11 @@ impl IntoResponse for ApiError {
         let code = status.canonical_reason().unwrap_or("Error").replace(' ', "");
         let body = serde_json::json!({ "code": code, "message": message });
         let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::LockedOut(secs) = &self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -165,7 +165,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<Config> {
         gateway: args.gateway,
         data_path: args.data_path,
         log_level: args.log_level,
-        address: AddressSettings { host: args.host, port: args.port },
+        address: AddressSettings { host: args.host, port: args.port, trusted_proxies: None },
         relay: RelaySettings::default(),
         ..Default::default()
     };

@@ -42,7 +42,8 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
     // The root account owns subdomains like any other (its key is configured)
     accounts.ensure_account(&root_key.app)?;
     let root_key_for_pair = root_key.clone();
-    let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone());
+    let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone())
+        .with_guards(config.lockout, config.trusted_proxies.clone());
     let relay = Relay::new(authority.clone());
     let relay_config =
         RelayConfig { max_buffered_packets: config.max_buffered_packets, max_message_bytes: config.max_message_bytes };

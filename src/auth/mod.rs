@@ -8,6 +8,7 @@
 mod credentials;
 pub mod jwt;
 mod key;
+pub mod lockout;
 mod policy;
 pub mod rsa_pair;
 pub mod signature;

@@ -1,6 +1,7 @@
 //! The one place that decides access: HTTP credentials → [`Principal`], a
 //! principal's rights over an account, and Socket.io handshakes on domains.
 
+use super::lockout::{LockoutPolicy, Lockouts};
 use super::{AuthError, AuthKey, Credentials, HandshakeAuth, jwt};
 use crate::accounts::{Account, AccountStore, KeyRecord, RemotesAuth, SubdomainId, naming};
 
@@ -45,6 +46,8 @@ pub struct Authority {
     accounts: AccountStore,
     root_key: AuthKey,
     gateway_domain: String,
+    lockouts: std::sync::Arc<Lockouts>,
+    trusted_proxies: std::sync::Arc<[std::net::IpAddr]>,
 }
 
 fn now_ms() -> u64 {
@@ -53,7 +56,59 @@ fn now_ms() -> u64 {
 
 impl Authority {
     pub fn new(accounts: AccountStore, root_key: AuthKey, gateway_domain: String) -> Self {
-        Authority { accounts, root_key, gateway_domain }
+        Authority {
+            accounts,
+            root_key,
+            gateway_domain,
+            lockouts: std::sync::Arc::new(Lockouts::new(LockoutPolicy::default())),
+            trusted_proxies: std::sync::Arc::from(Vec::new()),
+        }
+    }
+
+    /// With this lockout policy and these trusted proxies (whose
+    /// `X-Forwarded-For` names the client).
+    pub fn with_guards(mut self, policy: LockoutPolicy, trusted_proxies: Vec<std::net::IpAddr>) -> Self {
+        self.lockouts = std::sync::Arc::new(Lockouts::new(policy));
+        self.trusted_proxies = trusted_proxies.into();
+        self
+    }
+
+    /// Failed-authentication counting per (client IP, account).
+    pub fn lockouts(&self) -> &Lockouts {
+        &self.lockouts
+    }
+
+    /// The client's address: the peer, or the last address a trusted proxy
+    /// put in `X-Forwarded-For` (a client can write the header too, so
+    /// only the hop our proxy appended counts).
+    pub fn client_ip(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<std::net::IpAddr> {
+        let peer = peer?.ip();
+        if !self.trusted_proxies.contains(&peer) {
+            return Some(peer);
+        }
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .next_back();
+        Some(forwarded.unwrap_or(peer))
+    }
+
+    /// The account a credential claims, for lockout counting: the Basic
+    /// user (its last path segment, if an IRI), else `fallback`.
+    pub fn claimed_account(&self, header: Option<&str>, fallback: &str) -> String {
+        match header.map(Credentials::from_header) {
+            Some(Ok(Credentials::Basic { user, .. })) => {
+                user.rsplit('/').next().unwrap_or(&user).chars().take(64).collect()
+            }
+            _ => fallback.to_owned(),
+        }
     }
 
     pub fn root_name(&self) -> &str {

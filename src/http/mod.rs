@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod clone_api;
 mod clone_follow;
+mod guard;
 mod site;
 mod subdomain;
 
@@ -76,6 +77,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(async || "ok"))
         .route("/readyz", get(admin::readyz))
         .route("/metrics", get(admin::metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::lockouts))
         .layer(axum::middleware::from_fn(admin::refuse_oversized))
         .layer(axum::middleware::from_fn(admin::count_requests))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))

@@ -10,6 +10,7 @@ use socketioxide::extract::{SocketRef, State, TryData};
 
 use super::{Conn, Relay, events};
 use crate::accounts::SubdomainId;
+use crate::auth::lockout::LockedOut;
 use crate::auth::{AuthError, HandshakeAuth};
 
 /// Longest accepted clone id; m-ld ids are short (cuids, UUIDs).
@@ -26,6 +27,9 @@ pub enum Refusal {
     /// Credentials wrong or not allowed here.
     #[error("unauthorised: {0}")]
     Auth(AuthError),
+    /// Too many failed attempts from this client for this account.
+    #[error("too many failed attempts; try again in {0} s")]
+    LockedOut(u64),
     /// The subdomain's backup clone could not be made present.
     #[error("subdomain unavailable, try again later")]
     Unavailable,
@@ -101,7 +105,7 @@ pub(super) async fn authorise(
         }
         Err(refusal) => {
             relay.stats.refused.fetch_add(1, Ordering::Relaxed);
-            if matches!(refusal, Refusal::Auth(_)) {
+            if matches!(refusal, Refusal::Auth(_) | Refusal::LockedOut(_)) {
                 crate::metrics::auth_failure();
             }
             Err(refusal)
@@ -117,9 +121,37 @@ fn decide(
     let query = HandshakeQuery::parse(socket.req_parts().uri.query()).inspect_err(|e| {
         tracing::warn!(target: "audit", sid = %socket.id, reason = %e, "relay handshake refused");
     })?;
+    // Lockouts count per (client IP, claimed account), as on HTTP
+    let parts = socket.req_parts();
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+    let ip = relay.authority.client_ip(peer, &parts.headers);
+    let claimed = match auth.and_then(|a| a.get("user")).and_then(|u| u.as_str()) {
+        Some(user) => user.rsplit('/').next().unwrap_or(user).chars().take(64).collect(),
+        None => query.domain.split('.').nth(1).unwrap_or("-").to_owned(),
+    };
+    if let Some(ip) = ip
+        && let Err(LockedOut(left)) = relay.authority.lockouts().check(ip, &claimed)
+    {
+        tracing::warn!(target: "audit", sid = %socket.id, %ip, account = %claimed, retry_after = left.as_secs(), "relay handshake refused: locked out");
+        return Err(Refusal::LockedOut(left.as_secs().max(1)));
+    }
+    // Only presented credentials count: an anonymous refusal guesses nothing
+    let presented = auth.is_some_and(|a| a.as_object().is_some_and(|o| o.values().any(|v| !v.is_null())));
     let auth = HandshakeAuth::from_json(auth).map_err(Refusal::Auth);
     let decision =
         auth.and_then(|auth| relay.authority.authorise_handshake(&query.domain, &auth).map_err(Refusal::Auth));
+    if let Some(ip) = ip.filter(|_| presented) {
+        match &decision {
+            Err(Refusal::Auth(AuthError::Store(_))) => {}
+            Err(Refusal::Auth(_)) => {
+                if let Some(LockedOut(d)) = relay.authority.lockouts().failed(ip, &claimed) {
+                    tracing::warn!(target: "audit", %ip, account = %claimed, secs = d.as_secs(), "lockout started");
+                }
+            }
+            Ok(_) => relay.authority.lockouts().succeeded(ip, &claimed),
+            Err(_) => {}
+        }
+    }
     match decision {
         Ok((who, sd)) => {
             tracing::debug!(sid = %socket.id, domain = %query.domain, id = %query.id, who = who.describe(), "relay: socket accepted");

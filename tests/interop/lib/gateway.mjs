@@ -63,6 +63,9 @@ export class SpawnedGateway {
         M_LD_GATEWAY_ADDRESS__PORT: String(this.port),
         // Short, so that the key rotation scenario can see a grace period end
         M_LD_GATEWAY_AUTH__ROTATION_GRACE_SECS: process.env.GATEWAY_ROTATION_GRACE_SECS ?? '3',
+        // Scenarios refuse many bad keys from 127.0.0.1 on purpose (and a
+        // refused clone retries); the lockout scenario runs its own gateway
+        M_LD_GATEWAY_AUTH__LOCKOUT_FAILURES: process.env.GATEWAY_LOCKOUT_FAILURES ?? '100000',
         LOG_LEVEL: this.logLevel
       },
       stdio: ['ignore', log.fd, log.fd]
