@@ -6,10 +6,12 @@ use std::time::Instant;
 
 use super::{CloneError, Liveness, MeldClone, NETWORK_TIMEOUT, Output};
 use crate::meld::clock::{TickTree, TreeClock};
-use crate::meld::dataset::{Entailments, JournalAppend, JournalState};
+use crate::meld::dataset::{JournalAppend, JournalState};
 use crate::meld::error::Error;
+use crate::meld::list;
 use crate::meld::msgpack;
 use crate::meld::op::{self, Attribution, MeldOperation, OperationMessage};
+use crate::meld::term::Triple;
 
 /// Most ticks one fused operation may span. JS fuses journal entries up to
 /// a small footprint, so real fusions are far shorter.
@@ -71,7 +73,8 @@ impl Held {
 
 /// What became of one delivery attempt.
 enum Delivery {
-    Applied,
+    /// Applied; the list resolution it calls for (usually none).
+    Applied(Vec<Triple>),
     Duplicate,
     /// The sender's previous operation has not reached us.
     Gap,
@@ -193,7 +196,12 @@ impl MeldClone {
 
     fn deliver(&mut self, pending: Pending, now: Instant, out: &mut Vec<Output>) -> Result<(), CloneError> {
         match self.try_deliver(&pending) {
-            Ok(Delivery::Applied | Delivery::Duplicate | Delivery::Ignored) => Ok(()),
+            Ok(Delivery::Applied(resolution)) if !resolution.is_empty() => {
+                // At the tick reserved for it when the operation applied
+                let time = self.state.time.clone();
+                self.resolve(time, &resolution, now, out)
+            }
+            Ok(Delivery::Applied(_) | Delivery::Duplicate | Delivery::Ignored) => Ok(()),
             Ok(Delivery::Gap) => {
                 tracing::debug!(domain = %self.ctx.base(), "operation out of order; revving up");
                 if self.liveness == Liveness::Live && self.others_present() {
@@ -247,19 +255,21 @@ impl MeldClone {
             Err(e) => return Err(e),
         };
         let attribution = msg.attr.as_ref().map(|a| msgpack::encode(&Attribution::to_value(Some(a)))).transpose()?;
-        self.journal_and_apply(&applied, joined, attribution)?;
-        Ok(Delivery::Applied)
+        let resolution = self.journal_and_apply(&applied, joined, attribution)?;
+        Ok(Delivery::Applied(resolution))
     }
 
     /// Applies an operation with its journal entry: the local clock ticks
     /// twice (as JS: one tick for the entry, one reserved for a constraint
-    /// resolution), the entry goes at the first new tick.
+    /// resolution), the entry goes at the first new tick. List index
+    /// entailments apply with it; the list resolution it calls for, if
+    /// any, is returned for publishing at the second tick.
     pub(super) fn journal_and_apply(
         &mut self,
         op: &MeldOperation,
         joined: TreeClock,
         attribution: Option<Vec<u8>>,
-    ) -> Result<(), CloneError> {
+    ) -> Result<Vec<Triple>, CloneError> {
         let time = op.time();
         let entry_time = joined.ticked();
         let local_tick = entry_time.ticks().ok_or(Error::NoId)?;
@@ -279,10 +289,11 @@ impl MeldClone {
             new_state: new_state.clone(),
         };
         let before = self.before(op.patch())?;
-        self.dataset.apply(op.patch(), &Entailments::default(), &append)?;
+        let effects = list::effects(&self.dataset, op.patch())?;
+        self.dataset.apply(op.patch(), &effects.entailments, &append)?;
         self.state = new_state;
         self.applied(before, op.patch());
-        Ok(())
+        Ok(effects.resolution)
     }
 
     /// Cuts from a fused operation what the journal shows we have already

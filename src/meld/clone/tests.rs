@@ -328,3 +328,45 @@ fn a_fusion_spanning_absurdly_many_ticks_is_refused_not_cut() {
     assert!(started.elapsed() < Duration::from_secs(2), "no tick-by-tick work on the span");
     assert!(all_triples(&clone).is_empty());
 }
+
+/// The `@index` values stored for a slot.
+fn slot_index(clone: &MeldClone, slot: &Term) -> Vec<String> {
+    clone
+        .dataset()
+        .matching(Some(slot), Some(crate::meld::jsonld::JRQL_INDEX), None)
+        .map(|t| match t.unwrap().triple.object {
+            Term::Literal(l) => l.lexical,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn list_indexes_are_entailed_and_a_duplicate_slot_is_resolved_by_an_operation() {
+    use crate::meld::list::POS_ID_PREFIX;
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    let list = Term::iri(format!("http://{DOMAIN}/shopping"));
+    let slot = |s: &str| Term::iri(format!("http://{DOMAIN}/.well-known/genid/{s}"));
+    let position = |pos: &str, s: &str| Triple::new(list.clone(), format!("{POS_ID_PREFIX}{pos}"), slot(s));
+    let (op, tid1) = remote.write(&[position("3r", "a"), position("7r", "b")], vec![]);
+    let out = clone.handle(Input::Operation(op), now).unwrap();
+    assert!(out.is_empty(), "nothing to resolve: {out:?}");
+    assert_eq!((slot_index(&clone, &slot("a")), slot_index(&clone, &slot("b"))), (vec!["0".into()], vec!["1".into()]));
+    // The remote puts slot b at a second, lower position
+    let (op, _) = remote.write(&[position("1r", "b")], vec![]);
+    let before = clone.state().time.ticks().unwrap();
+    let out = clone.handle(Input::Operation(op), now).unwrap();
+    let [Output::Operation(bytes)] = &out[..] else { panic!("one resolution: {out:?}") };
+    let msg = OperationMessage::decode(bytes).unwrap();
+    let resolution = MeldOperation::decode(&Context::operation(DOMAIN), &msg.enc).unwrap();
+    assert_eq!(resolution.patch().deletes, vec![(position("7r", "b"), TidSet::from([tid1]))]);
+    assert!(resolution.patch().inserts.is_empty());
+    // At the tick reserved when the operation applied: the second of two
+    assert_eq!(resolution.time().ticks(), Some(before + 2));
+    assert_eq!(clone.state().time.ticks(), Some(before + 2));
+    assert_eq!((slot_index(&clone, &slot("b")), slot_index(&clone, &slot("a"))), (vec!["0".into()], vec!["1".into()]));
+    assert!(clone.dataset().get(&position("7r", "b")).unwrap().is_none());
+    // Its journal entry is there for revups
+    assert_eq!(clone.dataset().last_entry().unwrap().unwrap().tid, resolution.tid());
+}

@@ -1,0 +1,49 @@
+//! m-ld's default list, as every JS clone runs it on every apply (JS
+//! `DefaultList` with its `SingleValued('@item')`, wire doc §11.3).
+//!
+//! A list (`@list` in the API) is a subject with one property per item,
+//! `http://m-ld.org/RdfLseq/?=<posId>` → a slot, and each slot has
+//! `http://json-rql.org/#item` → the item. PosIds are LSEQ strings, ordered
+//! by plain string comparison. Operations carry only those triples; each
+//! clone *entails* `<slot> json-rql:#index <rank>` (an `xs:integer`, the
+//! 0-based rank of the slot's posId in its list), keeps it with no TIDs,
+//! never sends it in operations, and includes it (without `tid`) in
+//! snapshots. A JS clone reads and edits lists by those indexes, so a
+//! snapshot without them leaves it with lists it cannot use.
+//!
+//! [`effects`] works out, for one SU-Set patch about to apply, the index
+//! triples that change ([`Entailments`]) and the *resolution* a clone
+//! publishes as a new operation (JS does so in "apply" mode):
+//! - a slot at two posIds of one list keeps the lowest; the other position
+//!   is deleted;
+//! - a slot with several `@item` values keeps the greatest by JS `>`; the
+//!   others are deleted (`item`).
+//!
+//! Every JS clone publishes its own resolution, and deleting with the TIDs
+//! one has is idempotent across clones, so publishing the same resolution
+//! as they do is harmless and publishing none would only delay
+//! convergence. A resolution that might differ from theirs (values JS
+//! compares in an order-dependent way) is skipped and logged instead.
+//!
+//! Knows the dataset (to read the list as stored) but nothing of clocks,
+//! operations or the network. Where this reads slots differently from
+//! JS's incremental rewriter, it is because the index is recomputed from
+//! scratch for each touched list: equal for any state JS itself produces,
+//! and self-healing for one it did not (e.g. data from before this module).
+
+mod entail;
+mod item;
+#[cfg(test)]
+mod tests;
+
+pub use entail::{Effects, effects, reindex_all};
+
+/// Class of m-ld's default list (`@type` of a list subject).
+pub const RDF_LSEQ: &str = "http://m-ld.org/RdfLseq";
+/// Property IRI prefix of a list position; the posId follows it.
+pub const POS_ID_PREFIX: &str = "http://m-ld.org/RdfLseq/?=";
+
+/// The posId of a list position property, if `predicate` is one.
+pub fn pos_id(predicate: &str) -> Option<&str> {
+    predicate.strip_prefix(POS_ID_PREFIX).filter(|id| !id.is_empty())
+}
