@@ -34,7 +34,7 @@
 mod entail;
 mod item;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use entail::{Effects, effects, reindex_all};
 

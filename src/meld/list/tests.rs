@@ -43,9 +43,10 @@ fn entailed(ds: &Dataset) -> BTreeSet<Triple> {
     ds.triples().map(Result::unwrap).filter(|s| s.entailed).map(|s| s.triple).collect()
 }
 
-/// Every snapshot's data in the capture, by step: (triples with TIDs,
+/// Every snapshot's data in the capture, by step (the JS collaborator's
+/// state when it answered): (triples with TIDs,
 /// triples without — the entailed ones).
-fn captured_snapshots() -> BTreeMap<String, (Vec<(Triple, TidSet)>, BTreeSet<Triple>)> {
+pub(crate) fn captured_snapshots() -> BTreeMap<String, (Vec<(Triple, TidSet)>, BTreeSet<Triple>)> {
     let ctx = Context::operation(DOMAIN);
     let mut out: BTreeMap<String, (Vec<(Triple, TidSet)>, BTreeSet<Triple>)> = BTreeMap::new();
     for row in rows("frames.jsonl") {
