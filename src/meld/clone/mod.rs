@@ -161,6 +161,20 @@ impl MeldClone {
             }
             None => return Err(CloneError::NoJournal),
         };
+        if !dataset.lists_indexed()? {
+            // Data stored before this engine entailed list indexes: entail
+            // them now, once, so snapshots carry them (wire doc §11.3)
+            let fix = super::list::reindex_all(&dataset)?;
+            if fix != Default::default() {
+                tracing::info!(
+                    domain = %config.domain,
+                    inserts = fix.inserts.len(),
+                    deletes = fix.deletes.len(),
+                    "list indexes repaired"
+                );
+            }
+            dataset.entail(&fix)?;
+        }
         Ok(MeldClone {
             ids: ids::MessageIds::new(&config.id),
             id: config.id,

@@ -370,3 +370,37 @@ fn list_indexes_are_entailed_and_a_duplicate_slot_is_resolved_by_an_operation() 
     // Its journal entry is there for revups
     assert_eq!(clone.dataset().last_entry().unwrap().unwrap().tid, resolution.tid());
 }
+
+#[test]
+fn opening_entails_the_indexes_of_lists_stored_without_them() {
+    use crate::meld::dataset::{Entailments, JournalAppend};
+    use crate::meld::list::POS_ID_PREFIX;
+    let db = db();
+    let slot = Term::iri(format!("http://{DOMAIN}/.well-known/genid/a"));
+    let position = Triple::new(Term::iri(format!("http://{DOMAIN}/l")), format!("{POS_ID_PREFIX}3x"), slot.clone());
+    {
+        let clone = open(&db, true);
+        assert!(clone.dataset().lists_indexed().unwrap(), "a new clone maintains them from the start");
+    }
+    {
+        // As an engine without list support left it
+        let ds = Dataset::open(&db, "u").unwrap();
+        ds.save_state(&JournalState::genesis()).unwrap();
+        let append = JournalAppend {
+            local_tick: 1,
+            prev: (0, "kA==".into()),
+            tid: "t1".into(),
+            op_bytes: Vec::new(),
+            attribution: None,
+            new_state: JournalState::genesis(),
+        };
+        let patch = TidPatch { deletes: vec![], inserts: vec![(position, TidSet::from(["t1".to_owned()]))] };
+        ds.apply(&patch, &Entailments::default(), &append).unwrap();
+        assert!(!ds.lists_indexed().unwrap());
+    }
+    let dataset = Dataset::open(&db, "u").unwrap();
+    let clone =
+        MeldClone::open(dataset, CloneConfig { id: "gw".into(), domain: DOMAIN.into(), genesis: true }).unwrap();
+    assert_eq!(slot_index(&clone, &slot), vec!["0".to_owned()]);
+    assert!(clone.dataset().lists_indexed().unwrap());
+}

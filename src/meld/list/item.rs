@@ -38,10 +38,9 @@ pub(super) fn resolution(ds: &Dataset, after: &After<'_>, patch: &TidPatch) -> R
             }
         }
         for (triple, _) in &patch.inserts {
-            if &triple.subject == slot && triple.predicate == JRQL_ITEM && !items.contains(triple) {
-                if after.lookup(triple)?.is_some() {
-                    items.push(triple.clone());
-                }
+            let candidate = &triple.subject == slot && triple.predicate == JRQL_ITEM && !items.contains(triple);
+            if candidate && after.lookup(triple)?.is_some() {
+                items.push(triple.clone());
             }
         }
         if items.len() < 2 {

@@ -43,12 +43,15 @@ fn entailed(ds: &Dataset) -> BTreeSet<Triple> {
     ds.triples().map(Result::unwrap).filter(|s| s.entailed).map(|s| s.triple).collect()
 }
 
+/// A snapshot's triples with TIDs, and those without (entailed).
+pub(crate) type Snapshot = (Vec<(Triple, TidSet)>, BTreeSet<Triple>);
+
 /// Every snapshot's data in the capture, by step (the JS collaborator's
 /// state when it answered): (triples with TIDs,
 /// triples without — the entailed ones).
-pub(crate) fn captured_snapshots() -> BTreeMap<String, (Vec<(Triple, TidSet)>, BTreeSet<Triple>)> {
+pub(crate) fn captured_snapshots() -> BTreeMap<String, Snapshot> {
     let ctx = Context::operation(DOMAIN);
-    let mut out: BTreeMap<String, (Vec<(Triple, TidSet)>, BTreeSet<Triple>)> = BTreeMap::new();
+    let mut out: BTreeMap<String, Snapshot> = BTreeMap::new();
     for row in rows("frames.jsonl") {
         let Some(o) = row.as_object() else { continue };
         if o.get("channel").and_then(|c| c.as_str()) != Some("snapshot-data") {
