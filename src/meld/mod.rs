@@ -39,7 +39,7 @@ pub mod value;
 mod vectors;
 
 pub use clock::{TickTree, TreeClock};
-pub use clone::{CloneConfig, CloneError, Input, Liveness, MeldClone, Output, Params, Update};
+pub use clone::{CloneConfig, CloneError, Input, Liveness, MeldClone, Output, Params, Unsupported, Update};
 pub use dataset::{Dataset, DatasetError};
 pub use error::Error;
 pub use gwc::GlobalClock;

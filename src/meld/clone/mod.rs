@@ -17,12 +17,14 @@
 //!
 //! Files: [`receive`] (delivery and apply, holding), [`collaborate`]
 //! (answers), [`recover`] (requests), [`write`] (local writes), [`update`]
-//! (visible changes), [`ids`] (message ids).
+//! (visible changes), [`unsupported`] (domains this engine cannot serve),
+//! [`ids`] (message ids).
 
 mod collaborate;
 mod ids;
 mod receive;
 mod recover;
+mod unsupported;
 mod update;
 mod write;
 
@@ -33,6 +35,7 @@ use super::error::Error;
 use super::jsonld::Context;
 
 pub use collaborate::Collaboration;
+pub use unsupported::Unsupported;
 pub use update::Update;
 
 /// m-ld's network timeout: acks, responses, channel gaps (wire doc §1.5).
@@ -146,6 +149,8 @@ pub struct MeldClone {
     held: Option<receive::Held>,
     /// Updates not yet taken, if recording (see `record_updates`).
     updates: Option<Vec<Update>>,
+    /// A feature of the domain this engine cannot apply, once seen.
+    unsupported: Option<Unsupported>,
 }
 
 impl MeldClone {
@@ -175,7 +180,9 @@ impl MeldClone {
             }
             dataset.entail(&fix)?;
         }
+        let unsupported = Self::load_unsupported(&dataset)?;
         Ok(MeldClone {
+            unsupported,
             ids: ids::MessageIds::new(&config.id),
             id: config.id,
             ctx: Context::operation(&config.domain),

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{CloneError, Liveness, MeldClone, NETWORK_TIMEOUT, Output};
+use super::{CloneError, Liveness, MeldClone, NETWORK_TIMEOUT, Output, Unsupported};
 use crate::meld::clock::{TickTree, TreeClock};
 use crate::meld::dataset::{JournalAppend, JournalState};
 use crate::meld::error::Error;
@@ -16,6 +16,9 @@ use crate::meld::term::Triple;
 /// Most ticks one fused operation may span. JS fuses journal entries up to
 /// a small footprint, so real fusions are far shorter.
 const MAX_FUSED_SPAN: u64 = 1_000_000;
+
+/// `BufferEncoding` SECURE: encrypted by transport security (wire doc §2.2).
+const SECURE: u64 = 3;
 
 /// The GWC leaf TID that marks a blocked process (wire doc §8.5).
 pub(super) const BLOCKED: &str = "!blocked!";
@@ -154,6 +157,10 @@ impl MeldClone {
         });
         let pending = match decoded {
             Ok(pending) => pending,
+            Err(Error::UnsupportedEncoding(SECURE)) => {
+                // Transport security: we can neither apply nor journal it
+                return self.flag_unsupported(Unsupported::Encryption);
+            }
             Err(e) => {
                 // JS closes a clone on an undecodable update; the gateway must
                 // not, and the sender's next operation shows the gap
@@ -254,6 +261,14 @@ impl MeldClone {
             }
             Err(e) => return Err(e),
         };
+        if applied.updates().is_some() {
+            // Journaled whole (revups stay right), but its data goes stale
+            self.flag_unsupported(Unsupported::SharedDatatypes)?;
+        }
+        if op.agreed().is_some() && time.any_lt(&self.state.gwc) {
+            // JS voids the concurrent operations it applied; we cannot
+            self.flag_unsupported(Unsupported::AgreementVoiding)?;
+        }
         let attribution = msg.attr.as_ref().map(|a| msgpack::encode(&Attribution::to_value(Some(a)))).transpose()?;
         let resolution = self.journal_and_apply(&applied, joined, attribution)?;
         Ok(Delivery::Applied(resolution))

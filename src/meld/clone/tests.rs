@@ -404,3 +404,100 @@ fn opening_entails_the_indexes_of_lists_stored_without_them() {
     assert_eq!(slot_index(&clone, &slot), vec!["0".to_owned()]);
     assert!(clone.dataset().lists_indexed().unwrap());
 }
+
+/// The reply to a request sent to the clone.
+fn request(clone: &mut MeldClone, control: Control, now: Instant) -> Control {
+    let out = clone.handle(Input::Send(params("r", "gw", "q1"), control.encode().unwrap()), now).unwrap();
+    let [Output::Reply(_, payload)] = &out[..] else { panic!("{out:?}") };
+    Control::decode(payload).unwrap().0
+}
+
+#[test]
+fn domains_using_what_the_engine_cannot_apply_get_no_snapshots_from_it() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    assert_eq!(clone.unsupported(), None);
+    // A shared datatype operation (update[2], as a TSeq splice makes)
+    let time = remote.time.ticked();
+    let updates = crate::meld::vectors::revive(
+        serde_json::from_str::<crate::meld::Value>(
+            r##"{"@id":"_:u","s":"tale","p":"#story","o":{"@value":"x","@type":"http://ext.m-ld.org/tseq/TSeq"},
+                "op":{"@value":[1,["a"]],"@type":"@json","@id":"\u0000"}}"##,
+        )
+        .unwrap(),
+    );
+    let ticks = time.ticks().unwrap();
+    let op = MeldOperation::new(
+        &Context::operation(DOMAIN),
+        ticks,
+        time.clone(),
+        TidPatch::default(),
+        Some(updates),
+        None,
+        None,
+    )
+    .unwrap();
+    let msg = OperationMessage { prev: remote.last_public, enc: op.enc().to_vec(), attr: None };
+    (remote.time, remote.last_public) = (time, ticks);
+    clone.handle(Input::Operation(msg.encode().unwrap()), now).unwrap();
+    assert_eq!(clone.unsupported(), Some(Unsupported::SharedDatatypes));
+    let snapshot = request(&mut clone, Control::SnapshotRequest { new_clock: true }, now);
+    assert_eq!(snapshot, Control::Rejected { status: 5003 });
+    // Its journal holds the operations whole, so revups are still right
+    let revup = request(&mut clone, Control::RevupRequest { time: remote.time.clone() }, now);
+    assert!(matches!(revup, Control::RevupResponse { gwc: Some(_), .. }), "{revup:?}");
+    clone.handle(Input::Tick, now + NETWORK_TIMEOUT * 2).unwrap();
+
+    // An encrypted operation: neither applied nor journaled, so no revups
+    let time = remote.time.ticked();
+    let array = crate::meld::Value::Array(vec![
+        5u64.into(),
+        time.ticks().unwrap().into(),
+        time.to_json(),
+        crate::meld::Value::Bin(vec![1, 2, 3]),
+        crate::meld::Value::Array(vec![1u64.into(), 3u64.into()]),
+        crate::meld::Value::Null,
+        crate::meld::Value::Null,
+    ]);
+    let enc = crate::meld::msgpack::encode(&array).unwrap();
+    let msg = OperationMessage { prev: remote.last_public, enc, attr: None };
+    clone.handle(Input::Operation(msg.encode().unwrap()), now).unwrap();
+    assert_eq!(clone.unsupported(), Some(Unsupported::Encryption));
+    let revup = request(&mut clone, Control::RevupRequest { time: remote.time.clone() }, now);
+    assert_eq!(revup, Control::Rejected { status: 5003 });
+
+    // The mark outlives the clone
+    drop(clone);
+    let clone = open(&db, false);
+    assert_eq!(clone.unsupported(), Some(Unsupported::Encryption));
+}
+
+#[test]
+fn an_agreement_concurrent_with_applied_operations_is_flagged_not_voided() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    // An agreement that follows everything we applied is fine
+    let agreed = |remote: &mut Remote| {
+        let time = remote.time.ticked();
+        let ticks = time.ticks().unwrap();
+        let tid = time.hash();
+        let patch = TidPatch {
+            deletes: vec![],
+            inserts: vec![(triple("rules", "v", &ticks.to_string()), TidSet::from([tid]))],
+        };
+        let agreed = crate::meld::Agreed { tick: ticks, proof: true.into() };
+        let op = MeldOperation::new(&Context::operation(DOMAIN), ticks, time.clone(), patch, None, None, Some(agreed))
+            .unwrap();
+        let msg = OperationMessage { prev: remote.last_public, enc: op.enc().to_vec(), attr: None };
+        (remote.time, remote.last_public) = (time, ticks);
+        msg.encode().unwrap()
+    };
+    let op = agreed(&mut remote);
+    clone.handle(Input::Operation(op), now).unwrap();
+    assert_eq!(clone.unsupported(), None);
+    // Our write, which the remote has not seen when it agrees
+    clone.write(&[], &[triple("fred", "name", "Fred")], now).unwrap();
+    let op = agreed(&mut remote);
+    clone.handle(Input::Operation(op), now).unwrap();
+    assert_eq!(clone.unsupported(), Some(Unsupported::AgreementVoiding));
+}

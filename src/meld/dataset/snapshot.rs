@@ -10,7 +10,7 @@ use crate::meld::term::{Tid, TidSet};
 use super::apply::{Entailments, Tx};
 use super::error::DatasetError;
 use super::journal::JournalState;
-use super::keys::{self, GEN_KEY, LISTS_KEY, META, OPS, STATE_KEY};
+use super::keys::{self, GEN_KEY, LISTS_KEY, META, OPS, STATE_KEY, UNSUPPORTED_KEY};
 use super::read::StoredTriple;
 use super::{Dataset, Trees, drop_generations, open_generation};
 
@@ -96,6 +96,20 @@ impl Dataset {
             tx.trees[META].insert(LISTS_KEY, LISTS_VERSION)?;
             Ok(())
         })?;
+        Ok(())
+    }
+
+    /// Why this dataset's state is known to differ from the domain's (a
+    /// feature the engine cannot apply was used), if it is.
+    pub fn unsupported(&self) -> Result<Option<String>, DatasetError> {
+        let Some(bytes) = self.trees[META].get(UNSUPPORTED_KEY)? else { return Ok(None) };
+        String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| DatasetError::corrupt("meta/unsupported is not UTF-8"))
+    }
+
+    /// Records why this dataset's state can no longer be trusted; stays
+    /// until a snapshot replaces the dataset.
+    pub fn mark_unsupported(&self, reason: &str) -> Result<(), DatasetError> {
+        self.trees[META].insert(UNSUPPORTED_KEY, reason.as_bytes())?;
         Ok(())
     }
 
