@@ -6,8 +6,9 @@
 //! by posId. A slot seen again at a higher posId is a duplicate: it is not
 //! counted, and if this patch inserted either position it is resolved by
 //! deleting the higher one (JS only meets duplicates among the positions an
-//! operation inserts). Each remaining slot's index is its rank; slots that
-//! left the list lose theirs.
+//! operation inserts). Each remaining slot's index is its rank (written
+//! from the first position the patch touches; earlier ranks cannot have
+//! changed); slots that left the list lose theirs.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -39,7 +40,7 @@ pub fn effects(ds: &Dataset, patch: &TidPatch) -> Result<Effects, DatasetError> 
     let mut indexes = Indexes::default();
     let mut resolution = Vec::new();
     for list in lists {
-        reindex(ds, &after, list, &mut indexes, &mut resolution)?;
+        reindex(ds, &after, list, false, &mut indexes, &mut resolution)?;
     }
     resolution.extend(item::resolution(ds, &after, patch)?);
     Ok(Effects { entailments: indexes.entailments(ds)?, resolution })
@@ -62,7 +63,7 @@ pub fn reindex_all(ds: &Dataset) -> Result<Entailments, DatasetError> {
     let mut indexes = Indexes::default();
     let mut ignored = Vec::new();
     for list in &lists {
-        reindex(ds, &after, list, &mut indexes, &mut ignored)?;
+        reindex(ds, &after, list, true, &mut indexes, &mut ignored)?;
     }
     // Index triples of slots in no list at all
     for stored in ds.matching(None, Some(JRQL_INDEX), None) {
@@ -79,11 +80,13 @@ fn is_position(triple: &Triple) -> bool {
     pos_id(&triple.predicate).is_some() && matches!(triple.object, Term::Iri(_) | Term::Blank(_))
 }
 
-/// One list's positions after the patch, re-ranked into `indexes`.
+/// One list's positions after the patch, re-ranked into `indexes`: the
+/// `whole` list, or from the first position the patch touches.
 fn reindex(
     ds: &Dataset,
     after: &After<'_>,
     list: &Term,
+    whole: bool,
     indexes: &mut Indexes,
     resolution: &mut Vec<Triple>,
 ) -> Result<(), DatasetError> {
@@ -106,13 +109,29 @@ fn reindex(
             positions.insert(key(triple), true);
         }
     }
+    // Positions before the first the patch touches keep their rank, so
+    // their stored indexes need no look-up (an append touches one slot)
+    let from = if whole {
+        None
+    } else {
+        after
+            .patch
+            .deletes
+            .iter()
+            .chain(&after.patch.inserts)
+            .filter(|(t, _)| &t.subject == list)
+            .filter_map(|(t, _)| pos_id(&t.predicate))
+            .min()
+    };
     let mut first: HashMap<&Term, bool> = HashMap::new();
     let mut rank: u64 = 0;
     for ((pos, slot), inserted) in &positions {
         match first.get(slot) {
             None => {
                 first.insert(slot, *inserted);
-                indexes.set(slot.clone(), rank);
+                if from.is_none_or(|from| pos.as_str() >= from) {
+                    indexes.set(slot.clone(), rank);
+                }
                 rank += 1;
             }
             Some(first_inserted) => {
@@ -122,7 +141,7 @@ fn reindex(
             }
         }
     }
-    for slot in before {
+    for slot in before.into_iter().filter(|slot| !first.contains_key(slot)) {
         indexes.leave(slot);
     }
     Ok(())

@@ -26,10 +26,11 @@
 //! compares in an order-dependent way) is skipped and logged instead.
 //!
 //! Knows the dataset (to read the list as stored) but nothing of clocks,
-//! operations or the network. Where this reads slots differently from
-//! JS's incremental rewriter, it is because the index is recomputed from
-//! scratch for each touched list: equal for any state JS itself produces,
-//! and self-healing for one it did not (e.g. data from before this module).
+//! operations or the network. Unlike JS's incremental rewriter, this ranks
+//! a touched list's positions as they stand after the patch, and writes the
+//! index of every slot from the first position the patch touches on (the
+//! ones before keep theirs): equal for any state JS itself produces. Data
+//! stored before this module is reindexed whole once ([`reindex_all`]).
 
 mod entail;
 mod item;
