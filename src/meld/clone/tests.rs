@@ -501,3 +501,30 @@ fn an_agreement_concurrent_with_applied_operations_is_flagged_not_voided() {
     clone.handle(Input::Operation(op), now).unwrap();
     assert_eq!(clone.unsupported(), Some(Unsupported::AgreementVoiding));
 }
+
+#[test]
+fn local_writes_to_lists_cascade_to_slots_and_never_write_indexes() {
+    use crate::meld::jsonld::{JRQL_INDEX, JRQL_ITEM, XS_INTEGER};
+    use crate::meld::list::POS_ID_PREFIX;
+    let db = db();
+    let (mut clone, _remote, now) = live_with_remote(&db);
+    let list = Term::iri(format!("http://{DOMAIN}/shopping"));
+    let slot = |s: &str| Term::iri(format!("http://{DOMAIN}/.well-known/genid/{s}"));
+    let position = |pos: &str, s: &str| Triple::new(list.clone(), format!("{POS_ID_PREFIX}{pos}"), slot(s));
+    let item = |s: &str| Triple::new(slot(s), JRQL_ITEM, Term::Literal(Literal::new(s, XS_STRING)));
+    let forged = Triple::new(slot("a"), JRQL_INDEX, Term::Literal(Literal::new("7", XS_INTEGER)));
+    let (out, _) =
+        clone.write(&[], &[position("3g", "a"), item("a"), position("7g", "b"), item("b"), forged], now).unwrap();
+    assert_eq!(out.len(), 1, "one operation: {out:?}");
+    assert_eq!(slot_index(&clone, &slot("a")), vec!["0".to_owned()], "the written @index is dropped");
+    // A move keeps the slot
+    clone.write(&[position("3g", "a")], &[position("8g", "a")], now).unwrap();
+    assert_eq!((slot_index(&clone, &slot("b")), slot_index(&clone, &slot("a"))), (vec!["0".into()], vec!["1".into()]));
+    assert!(clone.dataset().get(&item("a")).unwrap().is_some());
+    // Deleting a position deletes its slot
+    let (out, _) = clone.write(&[position("7g", "b")], &[], now).unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(clone.dataset().get(&item("b")).unwrap().is_none());
+    assert!(slot_index(&clone, &slot("b")).is_empty());
+    assert_eq!(slot_index(&clone, &slot("a")), vec!["0".to_owned()]);
+}

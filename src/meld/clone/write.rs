@@ -20,7 +20,9 @@ impl MeldClone {
     /// write makes no operation.
     ///
     /// List slot indexes are entailed, never written: `@index` triples in
-    /// `inserts` are dropped (JS removes them from writes too). If the write
+    /// `inserts` are dropped (JS removes them from writes too). Deleting a
+    /// list position deletes its slot too, unless the write moves the slot
+    /// to another position (as JS's DefaultList does). If the write
     /// leaves a list slot at two positions or with two items, the default
     /// list's resolution follows as a second operation.
     pub fn write(
@@ -31,7 +33,9 @@ impl MeldClone {
     ) -> Result<(Vec<Output>, bool), CloneError> {
         let time = self.state.time.ticked();
         let tid = time.hash();
-        let mut patch = self.deletion(deletes)?;
+        let mut deletes = deletes.to_vec();
+        deletes.extend(list::cascade(&self.dataset, &deletes, inserts)?);
+        let mut patch = self.deletion(&deletes)?;
         for triple in inserts.iter().filter(|t| t.predicate != JRQL_INDEX) {
             patch.inserts.push((triple.clone(), TidSet::from([tid.clone()])));
         }

@@ -39,6 +39,8 @@ pub(crate) mod tests;
 
 pub use entail::{Effects, effects, reindex_all};
 
+use crate::meld::term::{Term, Triple};
+
 /// Class of m-ld's default list (`@type` of a list subject).
 pub const RDF_LSEQ: &str = "http://m-ld.org/RdfLseq";
 /// Property IRI prefix of a list position; the posId follows it.
@@ -47,4 +49,34 @@ pub const POS_ID_PREFIX: &str = "http://m-ld.org/RdfLseq/?=";
 /// The posId of a list position property, if `predicate` is one.
 pub fn pos_id(predicate: &str) -> Option<&str> {
     predicate.strip_prefix(POS_ID_PREFIX).filter(|id| !id.is_empty())
+}
+
+/// What a local write deleting list positions also deletes, as JS does in
+/// "check" mode: the slot of each position it deletes (all its triples),
+/// unless the write puts the slot at another position (a move).
+pub fn cascade(
+    ds: &crate::meld::Dataset,
+    deletes: &[Triple],
+    inserts: &[Triple],
+) -> Result<Vec<Triple>, crate::meld::DatasetError> {
+    let placed = |slot: &Term| inserts.iter().any(|t| &t.object == slot && pos_id(&t.predicate).is_some());
+    let mut out: Vec<Triple> = Vec::new();
+    let mut slots: Vec<&Term> = Vec::new();
+    for triple in deletes {
+        let slot = &triple.object;
+        if pos_id(&triple.predicate).is_some()
+            && matches!(slot, Term::Iri(_) | Term::Blank(_))
+            && !placed(slot)
+            && !slots.contains(&slot)
+        {
+            slots.push(slot);
+            for stored in ds.describe(slot) {
+                let stored = stored?;
+                if !stored.tids.is_empty() && !deletes.contains(&stored.triple) {
+                    out.push(stored.triple);
+                }
+            }
+        }
+    }
+    Ok(out)
 }

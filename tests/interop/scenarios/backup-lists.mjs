@@ -3,7 +3,8 @@
 // clones, delete an item), leave, and a fresh clone alone with the gateway
 // gets the identical list — and can edit it by index, which works only if
 // the snapshot carried the entailed slot indexes (json-rql #index). The
-// Clone API shows the list as a JS clone does.
+// Clone API shows the list as a JS clone does, and a Clone API write that
+// deletes a position takes the slot with it.
 import { StateApi } from '../lib/cloneapi.mjs';
 
 export const name = 'backup-lists';
@@ -78,8 +79,23 @@ export default async function (ctx) {
   assert.deepEqual(described, await ctx.subject(b, 'shopping'), 'Clone API describe = JS describe');
   ctx.sameData(await api.all(), await ctx.allSubjects(b), 'Clone API: every subject (slots with indexes) as B has it');
 
-  // A clone joining now gets B's edited list from the backup
+  // A Clone API write deletes an item's position: its slot goes too (as
+  // a JS clone's write would), and B sees the list without it
+  ctx.expect(await api.post({
+    '@delete': { '@id': 'shopping', '?p': '?slot' },
+    '@where': { '@id': 'shopping', '?p': { '@id': '?slot', '@item': 'Dates' } }
+  }), 200);
+  const final = edited.filter(i => i !== 'Dates');
+  await ctx.untilSubject(b, 'shopping', s => JSON.stringify(s?.['@list']) === JSON.stringify(final));
+  await ctx.converged([b], 5000);
+  ctx.sameData(await api.all(), await ctx.allSubjects(b), 'Clone API and B agree after the Clone API write');
+  assert.ok(!(await api.all()).some(s => [].concat(s['@item'] ?? []).includes('Dates')), 'the slot went too');
+
+  // A clone joining now gets the edited list from the backup
   await ctx.closeClone(b);
   const { meld: d } = await ctx.freshClone(config, { auth: acc.auth });
-  assert.deepEqual(await listOf(d), edited, 'a later clone gets the edited list');
+  assert.deepEqual(await listOf(d), final, 'a later clone gets the edited list');
+  // and can still edit it by index
+  await d.write({ '@id': 'shopping', '@list': { 0: 'Figs' } });
+  assert.deepEqual(await listOf(d), ['Figs', ...final], 'D inserts at the head');
 }
