@@ -7,8 +7,8 @@
 //! constraints (`{"@gt": 40}`) become filters; in *load* mode (`@insert`,
 //! plain writes) a subject without `@id` gets a fresh skolem IRI.
 
-use crate::meld::jsonld::{Context, JRQL_INDEX, JRQL_ITEM, json_to_triples};
-use crate::meld::term::{RDF_TYPE, Term};
+use crate::meld::jsonld::{Context, JRQL_INDEX, JRQL_ITEM, XS_INTEGER, json_to_triples};
+use crate::meld::term::{Literal, RDF_TYPE, Term};
 use crate::meld::value::{Object, Value};
 
 use super::ast::{Expr, Node, Op, Pattern, Var};
@@ -127,8 +127,65 @@ impl<'a> Parser<'a> {
             if key == "@id" || value.is_nullish() {
                 continue;
             }
+            if key == "@list" {
+                match mode {
+                    Mode::Match => self.list(id, value, out, depth + 1)?,
+                    // Inserting needs new LSEQ positions, which this engine
+                    // does not generate
+                    Mode::Load => return Err(JrqlError::Unsupported("@list in an insert")),
+                }
+                continue;
+            }
             let predicate = self.predicate(key)?;
             self.values(id, &predicate, key == "@type", value, mode, out, depth + 1)?;
+        }
+        Ok(())
+    }
+
+    /// `@list` in match mode, as JS `SubjectQuads.listQuads` reads it: each
+    /// item is in a slot at a position of the list — `list ?position ?slot`,
+    /// `?slot @index i`, `?slot @item item`. An array gives items at 0, 1…;
+    /// an object maps indexes (`"1"`) or variables (`"?i"`, `"?"`) to items;
+    /// any other value is the item at 0. An item object with `@item` is the
+    /// slot itself.
+    fn list(&mut self, list: &Node, value: &Value, out: &mut Patterns, depth: usize) -> Result<(), JrqlError> {
+        if depth > MAX_DEPTH {
+            return Err(JrqlError::TooDeep);
+        }
+        let entries: Vec<(Node, &Value)> = match value {
+            Value::Array(items) => items.iter().enumerate().map(|(i, item)| (index_node(i as u64), item)).collect(),
+            Value::Map(o) => o
+                .iter()
+                .map(|(key, item)| {
+                    let index = match self.var(key) {
+                        Some(var) => Node::Var(var),
+                        None => index_node(list_index(key)?),
+                    };
+                    Ok((index, item))
+                })
+                .collect::<Result<_, JrqlError>>()?,
+            single => vec![(index_node(0), single)],
+        };
+        for (index, item) in entries {
+            let slot = match item {
+                Value::Map(o) if o.get("@item").is_some() => self.subject_id(o, Mode::Match)?,
+                _ => Node::Var(self.hidden_var()),
+            };
+            let position = Node::Var(self.hidden_var());
+            out.patterns.push(Pattern { subject: list.clone(), predicate: position, object: slot.clone() });
+            out.patterns.push(Pattern {
+                subject: slot.clone(),
+                predicate: Node::Term(Term::iri(JRQL_INDEX)),
+                object: index,
+            });
+            match item {
+                Value::Map(o) if o.get("@item").is_some() => self.properties(o, &slot, Mode::Match, out, depth + 1)?,
+                Value::Array(_) => return Err(JrqlError::Unsupported("a nested @list")),
+                _ => {
+                    let predicate = Node::Term(Term::iri(JRQL_ITEM));
+                    self.values(&slot, &predicate, false, item, Mode::Match, out, depth + 1)?;
+                }
+            }
         }
         Ok(())
     }
@@ -311,6 +368,20 @@ impl<'a> Parser<'a> {
         }
         Ok(Expr::Op(op, args))
     }
+}
+
+/// A list index key: a natural number in decimal (JS `toIndexNumber`).
+fn list_index(key: &str) -> Result<u64, JrqlError> {
+    let canonical = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) && (key == "0" || !key.starts_with('0'));
+    match key.parse() {
+        Ok(n) if canonical => Ok(n),
+        _ => Err(JrqlError::Invalid("a list index must be a number or a variable")),
+    }
+}
+
+/// The `@index` literal of a list index.
+fn index_node(index: u64) -> Node {
+    Node::Term(Term::Literal(Literal::new(index.to_string(), XS_INTEGER)))
 }
 
 /// The property the value decoder is given: any absolute IRI will do.

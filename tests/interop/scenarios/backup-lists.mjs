@@ -78,6 +78,13 @@ export default async function (ctx) {
   const [described] = await api.read({ '@describe': 'shopping' });
   assert.deepEqual(described, await ctx.subject(b, 'shopping'), 'Clone API describe = JS describe');
   ctx.sameData(await api.all(), await ctx.allSubjects(b), 'Clone API: every subject (slots with indexes) as B has it');
+  // and matches list items by index as a JS clone does
+  const byIndex = { '@select': ['?i', '?x'], '@where': { '@id': 'shopping', '@list': { '?i': '?x' } } };
+  await new Promise(r => setImmediate(r)); // m-ld 0.10: a read must start in a new macrotask
+  const jsRows = await b.read(byIndex);
+  assert.equal(jsRows.length, edited.length, `a row per item: ${JSON.stringify(jsRows)}`);
+  const rows = rows => Array.from(rows, r => JSON.stringify([r['?i'], r['?x']])).sort();
+  assert.deepEqual(rows(await api.read(byIndex)), rows(jsRows), 'Clone API select by list index');
 
   // A Clone API write deletes an item's position: its slot goes too (as
   // a JS clone's write would), and B sees the list without it

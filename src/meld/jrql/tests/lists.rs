@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
+use crate::meld::jsonld::JRQL_ITEM;
 use crate::meld::jsonld::tests::DOMAIN as CAPTURE_DOMAIN;
 use crate::meld::list::tests::captured_snapshots;
 use crate::meld::vectors::json_file;
@@ -92,4 +93,61 @@ fn list_items_come_in_position_order() {
     f.apply(&position, &[]);
     assert_eq!(f.read(json!({"@describe": "todo"}))[0]["@list"], json!(["first", 3]));
     assert_eq!(f.read(json!({"@describe": "s3"})), vec![json!({"@id": "s3", "@item": 3, "@index": 1})]);
+}
+
+/// A shopping list as a JS clone writes it: Bread, Milk, Eggs.
+fn shopping() -> Fixture {
+    let mut f = Fixture::empty(DOMAIN);
+    let data = json!([
+        {"@id": "shopping", "@type": "http://m-ld.org/RdfLseq",
+         "http://m-ld.org/RdfLseq/?=3a": {"@id": "s1"},
+         "http://m-ld.org/RdfLseq/?=5a": {"@id": "s2"},
+         "http://m-ld.org/RdfLseq/?=7a": {"@id": "s3"}},
+        {"@id": "s1", "@item": "Bread"},
+        {"@id": "s2", "@item": "Milk"},
+        {"@id": "s3", "@item": "Eggs"}
+    ]);
+    let triples = json_to_triples(&f.ctx, &super::json(data)).unwrap();
+    f.apply(&[], &triples);
+    f
+}
+
+#[test]
+fn list_patterns_match_items_by_index() {
+    let f = shopping();
+    let select = |w: serde_json::Value| f.read(json!({"@select": ["?x", "?i"], "@where": w}));
+    assert_eq!(select(json!({"@id": "shopping", "@list": {"1": "?x"}})), vec![json!({"?x": "Milk"})]);
+    assert_eq!(select(json!({"@id": "shopping", "@list": {"?i": "Eggs"}})), vec![json!({"?i": 2})]);
+    let mut all = select(json!({"@id": "shopping", "@list": {"?i": "?x"}}));
+    all.sort_by_key(|r| r["?i"].as_u64());
+    assert_eq!(
+        all,
+        vec![json!({"?x": "Bread", "?i": 0}), json!({"?x": "Milk", "?i": 1}), json!({"?x": "Eggs", "?i": 2})]
+    );
+    // An array is items at 0, 1…; a slot object is matched as the slot
+    assert_eq!(select(json!({"@id": "shopping", "@list": ["?x"]})), vec![json!({"?x": "Bread"})]);
+    assert_eq!(
+        select(json!({"@id": "shopping", "@list": {"2": {"@id": "?x", "@item": "Eggs"}}})),
+        vec![json!({"?x": {"@id": "s3"}})]
+    );
+    // Which lists hold Milk
+    assert_eq!(
+        f.read(json!({"@describe": "?l", "@where": {"@id": "?l", "@list": {"?": "Milk"}}}))[0]["@list"],
+        json!(["Bread", "Milk", "Eggs"])
+    );
+    assert_eq!(select(json!({"@id": "shopping", "@list": {"3": "?x"}})), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn list_items_are_deleted_by_index_but_not_inserted() {
+    let mut f = shopping();
+    let r = f.resolve(json!({"@delete": {"@id": "shopping", "@list": {"1": "?x"}}}));
+    let position = f.iri("shopping");
+    assert!(r.deletes.iter().any(|t| t.subject == position), "the position: {:?}", r.deletes);
+    assert!(r.deletes.iter().any(|t| t.predicate == JRQL_ITEM), "the item: {:?}", r.deletes);
+    f.apply(&r.deletes, &[]);
+    assert_eq!(f.read(json!({"@describe": "shopping"}))[0]["@list"], json!(["Bread", "Eggs"]));
+    assert_eq!(f.read(json!({"@describe": "s3"}))[0]["@index"], json!(1));
+    let err = parse_write(&f.ctx, &super::json(json!({"@id": "shopping", "@list": {"1": "Cheese"}}))).unwrap_err();
+    assert_eq!(err.to_string(), "@list in an insert is not supported");
 }
