@@ -34,6 +34,7 @@
 
 mod entail;
 mod item;
+pub mod lseq;
 #[cfg(test)]
 pub(crate) mod tests;
 
