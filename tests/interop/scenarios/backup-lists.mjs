@@ -3,8 +3,8 @@
 // clones, delete an item), leave, and a fresh clone alone with the gateway
 // gets the identical list — and can edit it by index, which works only if
 // the snapshot carried the entailed slot indexes (json-rql #index). The
-// Clone API shows the list as a JS clone does, and a Clone API write that
-// deletes a position takes the slot with it.
+// Clone API shows the list as a JS clone does, inserts into lists by index,
+// and a Clone API write that deletes a position takes the slot with it.
 import { StateApi } from '../lib/cloneapi.mjs';
 
 export const name = 'backup-lists';
@@ -86,13 +86,23 @@ export default async function (ctx) {
   const rows = rows => Array.from(rows, r => JSON.stringify([r['?i'], r['?x']])).sort();
   assert.deepEqual(rows(await api.read(byIndex)), rows(jsRows), 'Clone API select by list index');
 
+  // Clone API inserts into lists: JS clones read them, and allocate
+  // positions next to the ones the gateway allocated
+  ctx.expect(await api.post({ '@id': 'shopping', '@list': { 1: 'Grapes' } }), 200);
+  ctx.expect(await api.post({ '@id': 'todo', '@list': ['x', 'y'] }), 200);
+  await ctx.untilSubject(b, 'shopping', s => s?.['@list']?.[1] === 'Grapes');
+  await ctx.untilSubject(b, 'todo', s => JSON.stringify(s?.['@list']) === '["x","y"]');
+  await b.write({ '@id': 'shopping', '@list': { 2: 'Honey' } });
+  const honeyed = [edited[0], 'Grapes', 'Honey', ...edited.slice(1)];
+  assert.deepEqual(await listOf(b), honeyed, 'B inserts next to the Clone API\'s item');
+
   // A Clone API write deletes an item's position: its slot goes too (as
   // a JS clone's write would), and B sees the list without it
   ctx.expect(await api.post({
     '@delete': { '@id': 'shopping', '?p': '?slot' },
     '@where': { '@id': 'shopping', '?p': { '@id': '?slot', '@item': 'Dates' } }
   }), 200);
-  const final = edited.filter(i => i !== 'Dates');
+  const final = honeyed.filter(i => i !== 'Dates');
   await ctx.untilSubject(b, 'shopping', s => JSON.stringify(s?.['@list']) === JSON.stringify(final));
   await ctx.converged([b], 5000);
   ctx.sameData(await api.all(), await ctx.allSubjects(b), 'Clone API and B agree after the Clone API write');

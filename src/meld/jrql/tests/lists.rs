@@ -73,7 +73,7 @@ fn list_items_come_in_position_order() {
         {"@id": "todo", "@type": "http://m-ld.org/RdfLseq",
          "http://m-ld.org/RdfLseq/?=7b": {"@id": "s3"},
          "http://m-ld.org/RdfLseq/?=1a": {"@id": "s1"},
-         "http://m-ld.org/RdfLseq/?=3a": {"@id": "s2"}},
+         "http://m-ld.org/RdfLseq/?=3cloneA__________": {"@id": "s2"}},
         {"@id": "s1", "@item": "first"},
         {"@id": "s2", "@item": {"@id": "fred"}},
         {"@id": "s3", "@item": 3}
@@ -87,9 +87,11 @@ fn list_items_come_in_position_order() {
     // Slots are subjects too, with their entailed index
     assert_eq!(f.read(json!({"@describe": "s2"})), vec![json!({"@id": "s2", "@item": {"@id": "fred"}, "@index": 1})]);
     // Deleting a position takes its item out of the list
-    let position =
-        json_to_triples(&f.ctx, &super::json(json!({"@id": "todo", "http://m-ld.org/RdfLseq/?=3a": {"@id": "s2"}})))
-            .unwrap();
+    let position = json_to_triples(
+        &f.ctx,
+        &super::json(json!({"@id": "todo", "http://m-ld.org/RdfLseq/?=3cloneA__________": {"@id": "s2"}})),
+    )
+    .unwrap();
     f.apply(&position, &[]);
     assert_eq!(f.read(json!({"@describe": "todo"}))[0]["@list"], json!(["first", 3]));
     assert_eq!(f.read(json!({"@describe": "s3"})), vec![json!({"@id": "s3", "@item": 3, "@index": 1})]);
@@ -100,9 +102,9 @@ fn shopping() -> Fixture {
     let mut f = Fixture::empty(DOMAIN);
     let data = json!([
         {"@id": "shopping", "@type": "http://m-ld.org/RdfLseq",
-         "http://m-ld.org/RdfLseq/?=3a": {"@id": "s1"},
-         "http://m-ld.org/RdfLseq/?=5a": {"@id": "s2"},
-         "http://m-ld.org/RdfLseq/?=7a": {"@id": "s3"}},
+         "http://m-ld.org/RdfLseq/?=3cloneA__________": {"@id": "s1"},
+         "http://m-ld.org/RdfLseq/?=5cloneA__________": {"@id": "s2"},
+         "http://m-ld.org/RdfLseq/?=7cloneA__________": {"@id": "s3"}},
         {"@id": "s1", "@item": "Bread"},
         {"@id": "s2", "@item": "Milk"},
         {"@id": "s3", "@item": "Eggs"}
@@ -148,6 +150,50 @@ fn list_items_are_deleted_by_index_but_not_inserted() {
     f.apply(&r.deletes, &[]);
     assert_eq!(f.read(json!({"@describe": "shopping"}))[0]["@list"], json!(["Bread", "Eggs"]));
     assert_eq!(f.read(json!({"@describe": "s3"}))[0]["@index"], json!(1));
-    let err = parse_write(&f.ctx, &super::json(json!({"@id": "shopping", "@list": {"1": "Cheese"}}))).unwrap_err();
-    assert_eq!(err.to_string(), "@list in an insert is not supported");
+}
+
+#[test]
+fn list_items_are_inserted_at_new_positions_by_index() {
+    let mut f = shopping();
+    let list = |f: &Fixture| f.read(json!({"@describe": "shopping"}))[0]["@list"].clone();
+    f.write(json!({"@id": "shopping", "@list": {"1": "Cheese"}}));
+    assert_eq!(list(&f), json!(["Bread", "Cheese", "Milk", "Eggs"]));
+    // Several at one index, in order; past the end is the end
+    // (explicit slots: the fixture's skolems repeat from write to write)
+    let slot = |id: &str, item: &str| json!({"@id": id, "@item": item});
+    f.write(
+        json!({"@id": "shopping", "@list": {"0": [slot("a", "Apples"), slot("b", "Bananas")], "9": slot("f", "Figs")}}),
+    );
+    assert_eq!(list(&f), json!(["Apples", "Bananas", "Bread", "Cheese", "Milk", "Eggs", "Figs"]));
+    // Indexes follow
+    let rows = f.read(json!({"@select": "?x", "@where": {"@id": "shopping", "@list": {"3": "?x"}}}));
+    assert_eq!(rows, vec![json!({"?x": "Cheese"})]);
+    // A new list gets the default type and JS's first positions
+    let r = f.write(json!({"@id": "todo", "@list": [slot("t1", "a"), slot("t2", "b")]}));
+    let predicates: Vec<&str> = r.inserts.iter().map(|t| t.predicate.as_str()).collect();
+    assert!(predicates.iter().any(|p| p.starts_with("http://m-ld.org/RdfLseq/?=3")), "{predicates:?}");
+    assert!(predicates.iter().any(|p| p.starts_with("http://m-ld.org/RdfLseq/?=7")), "{predicates:?}");
+    assert_eq!(
+        f.read(json!({"@describe": "todo"})),
+        vec![json!({"@id": "todo", "@type": "http://m-ld.org/RdfLseq", "@list": ["a", "b"]})]
+    );
+    assert_eq!(f.read(json!({"@describe": "t2"})), vec![json!({"@id": "t2", "@item": "b", "@index": 1})]);
+    // Not for other kinds of list, variable indexes or with @where
+    f.write(json!({"@id": "other", "@type": "Other"}));
+    let err = |w: serde_json::Value| {
+        let w = parse_write(&f.ctx, &super::json(w)).and_then(|w| resolve_write(&f.ds, &w));
+        w.unwrap_err().to_string()
+    };
+    assert_eq!(
+        err(json!({"@id": "other", "@list": ["x"]})),
+        "@list of a subject that is not an m-ld list is not supported"
+    );
+    assert_eq!(
+        err(json!({"@id": "shopping", "@list": {"?i": "x"}})),
+        "a variable list index in an insert is not supported"
+    );
+    assert_eq!(
+        err(json!({"@insert": {"@id": "shopping", "@list": {"0": "x"}}, "@where": {"@id": "shopping"}})),
+        "@list in an insert with @where is not supported"
+    );
 }
