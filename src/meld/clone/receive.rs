@@ -204,9 +204,13 @@ impl MeldClone {
     fn deliver(&mut self, pending: Pending, now: Instant, out: &mut Vec<Output>) -> Result<(), CloneError> {
         match self.try_deliver(&pending) {
             Ok(Delivery::Applied(resolution)) if !resolution.is_empty() => {
-                // At the tick reserved for it when the operation applied
+                // At the tick reserved for it when the operation applied.
+                // Unlike a local write it goes out while we recover too: the
+                // re-broadcast of our unseen entries was settled when that
+                // began, and the operation it resolves is already out there
                 let time = self.state.time.clone();
-                self.resolve(time, &resolution, now, out)
+                let broadcast = self.liveness != Liveness::Unknown;
+                self.resolve(time, &resolution, broadcast, out)
             }
             Ok(Delivery::Applied(_) | Delivery::Duplicate | Delivery::Ignored) => Ok(()),
             Ok(Delivery::Gap) => {

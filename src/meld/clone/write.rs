@@ -43,20 +43,25 @@ impl MeldClone {
             return Ok((Vec::new(), false));
         }
         let mut out = Vec::new();
-        let resolution = self.commit_local(time, patch, self.liveness == Liveness::Live, &mut out)?;
+        // Offline, the write reaches the domain when we next recover
+        // (re-broadcast of entries the collaborator has not seen)
+        let live = self.liveness == Liveness::Live;
+        let resolution = self.commit_local(time, patch, live, &mut out)?;
         let next = self.state.time.ticked();
-        self.resolve(next, &resolution, now, &mut out)?;
+        self.resolve(next, &resolution, live, &mut out)?;
+        let _ = now;
         Ok((out, true))
     }
 
     /// Publishes the default list's resolution of an operation just applied,
     /// as an operation at `time`, a tick of ours not yet used (JS does this
-    /// in the same transaction, at the tick it reserved for it).
+    /// in the same transaction, at the tick it reserved for it); broadcast
+    /// if asked, as the operation it resolves was.
     pub(super) fn resolve(
         &mut self,
         time: TreeClock,
         resolution: &[Triple],
-        now: Instant,
+        broadcast: bool,
         out: &mut Vec<Output>,
     ) -> Result<(), CloneError> {
         let patch = self.deletion(resolution)?;
@@ -64,15 +69,11 @@ impl MeldClone {
             return Ok(());
         }
         tracing::debug!(domain = %self.ctx.base(), deletes = patch.deletes.len(), "publishing list resolution");
-        // Unlike a write, a resolution also goes out while we recover: the
-        // re-broadcast of our unseen entries was settled when it began
-        let broadcast = self.liveness != Liveness::Unknown;
         let more = self.commit_local(time, patch, broadcast, out)?;
         // A deletion cannot make a slot appear twice or gain an item
         if !more.is_empty() {
             tracing::warn!(domain = %self.ctx.base(), "list resolution needs resolving again; left to other clones");
         }
-        let _ = now;
         Ok(())
     }
 
@@ -118,8 +119,6 @@ impl MeldClone {
         self.dataset.apply(op.patch(), &effects.entailments, &append)?;
         self.state = new_state;
         self.applied(before, op.patch());
-        // Offline, the operation reaches the domain when we next recover
-        // (re-broadcast of entries the collaborator has not seen)
         if broadcast {
             let msg = OperationMessage { prev: prev.0, enc: op.enc().to_vec(), attr: None };
             out.push(Output::Operation(msg.encode()?));
