@@ -8,6 +8,9 @@
 //!   backup clone with `MeldClone::handle(Input::Operation(..))` — decode,
 //!   causal checks, the SU-Set patch and the journal entry, one sled
 //!   transaction each;
+//! - `lists/append` and `lists/insert at head`: operations each adding one
+//!   item to a 1 000-item list, delivered to a backup clone; at the head
+//!   every slot's entailed index moves, at the end none does;
 //! - `snapshot/<n> subjects`: a clone holding `n` subjects answering a
 //!   snapshot request, timed from the request to the last `Notify` output
 //!   (the response, then after the ACK every data batch and both channels'
@@ -159,6 +162,78 @@ fn bench_operations(c: &mut Criterion) {
     group.finish();
 }
 
+/// Items in the list of the list benchmarks, and items added per batch.
+const LIST_ITEMS: usize = 1_000;
+const LIST_OPS: usize = 50;
+
+/// Unfused operations from the remote, the first creating a list of
+/// `LIST_ITEMS` items, then `LIST_OPS` each adding one item at the posId
+/// `pos(k)`.
+fn list_operations(remote: &TreeClock, pos: impl Fn(usize) -> String) -> Vec<Vec<u8>> {
+    let ctx = Context::operation(DOMAIN);
+    let list = Term::iri(format!("http://{DOMAIN}/list"));
+    let item = |slot: &Term, k: usize| {
+        Triple::new(
+            slot.clone(),
+            "http://json-rql.org/#item",
+            Term::Literal(Literal::new(format!("item {k}"), XS_STRING)),
+        )
+    };
+    let mut time = remote.clone();
+    let mut prev = 0;
+    let mut out = Vec::new();
+    let mut batches = vec![(0..LIST_ITEMS).map(|k| (format!("m{k:05}"), k)).collect::<Vec<_>>()];
+    batches.extend((0..LIST_OPS).map(|k| vec![(pos(k), LIST_ITEMS + k)]));
+    for batch in batches {
+        time = time.ticked();
+        let tid = time.hash();
+        let mut inserts = Vec::new();
+        for (pos_id, k) in batch {
+            let slot = Term::iri(format!("http://{DOMAIN}/.well-known/genid/s{k}"));
+            let position = Triple::new(list.clone(), format!("http://m-ld.org/RdfLseq/?={pos_id}"), slot.clone());
+            inserts.push((position, TidSet::from([tid.clone()])));
+            inserts.push((item(&slot, k), TidSet::from([tid.clone()])));
+        }
+        let ticks = time.ticks().unwrap();
+        let patch = TidPatch { deletes: vec![], inserts };
+        let op = MeldOperation::new(&ctx, ticks, time.clone(), patch, None, None, None).unwrap();
+        out.push(OperationMessage { prev, enc: op.enc().to_vec(), attr: None }.encode().unwrap());
+        prev = ticks;
+    }
+    out
+}
+
+/// The posId of the k-th added item.
+type PosIdOf = fn(usize) -> String;
+
+fn bench_lists(c: &mut Criterion) {
+    let (_, remote) = Fixture::new();
+    let mut group = c.benchmark_group("lists");
+    group.throughput(Throughput::Elements(LIST_OPS as u64));
+    group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(5));
+    let cases: [(&str, PosIdOf); 2] =
+        [("append", |k| format!("z{k:05}")), ("insert at head", |k| format!("a{:05}", 99_999 - k))];
+    for (name, pos) in cases {
+        let ops = list_operations(&remote, pos);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let (mut fixture, _) = Fixture::new();
+                    fixture.deliver(&ops[..1]);
+                    fixture
+                },
+                |mut fixture| {
+                    fixture.deliver(&ops[1..]);
+                    fixture
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
 fn bench_snapshots(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot");
     group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(1));
@@ -184,5 +259,5 @@ fn bench_snapshots(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_operations, bench_snapshots);
+criterion_group!(benches, bench_operations, bench_lists, bench_snapshots);
 criterion_main!(benches);

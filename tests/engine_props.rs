@@ -8,12 +8,17 @@
 //! that leave the clone's ordering buffer to restore causality — with some
 //! re-deliveries. Every clone must end with the same triples and TIDs: all
 //! inserted (triple, TID) pairs less all deleted ones.
+//!
+//! List index entailment: the same, with processes inserting and deleting
+//! list positions and slot items; every clone must also end with the same
+//! entailed slot indexes, each slot's being the rank of its position.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use meld_gateway::meld::control::{ACK, Control};
+use meld_gateway::meld::list::POS_ID_PREFIX;
 use meld_gateway::meld::{
     CloneConfig, Context, Dataset, Input, Literal, MeldClone, MeldOperation, OperationMessage, Output, Params, Term,
     TidPatch, TidSet, TreeClock, Triple,
@@ -85,10 +90,42 @@ fn apply(state: &mut BTreeMap<Triple, TidSet>, patch: &TidPatch) {
     }
 }
 
+/// Makes the triples of one insert: (operation index, process, insert
+/// index, random parts).
+type Make = dyn Fn(usize, usize, usize, (u8, u8, u8)) -> Vec<Triple>;
+
+/// The SU-Set workload's inserts: one triple of the small universe.
+fn plain(_: usize, _: usize, _: usize, (s, p, o): (u8, u8, u8)) -> Vec<Triple> {
+    vec![triple(s, p, o)]
+}
+
+const LIST: &str = "http://props.example.org/list";
+const ITEM: &str = "http://json-rql.org/#item";
+const INDEX: &str = "http://json-rql.org/#index";
+
+/// The list workload's inserts: a position (posIds collide across
+/// processes only in their first character, so concurrent inserts
+/// interleave) to a fresh slot, and the slot's item.
+fn list_item(op: usize, process: usize, j: usize, (pos, _, o): (u8, u8, u8)) -> Vec<Triple> {
+    let slot = Term::iri(format!("http://{DOMAIN}/.well-known/genid/s{op}-{j}"));
+    vec![
+        Triple::new(Term::iri(LIST), format!("{POS_ID_PREFIX}{}p{process}", pos % 8), slot.clone()),
+        Triple::new(slot, ITEM, Term::Literal(Literal::new(format!("o{}", o % 3), XS_STRING))),
+    ]
+}
+
+/// Each slot's index in a state: the rank of its position's posId.
+fn ranks(state: &BTreeMap<Triple, TidSet>) -> BTreeMap<Term, String> {
+    let mut positions: Vec<(&str, &Term)> =
+        state.keys().filter_map(|t| Some((t.predicate.strip_prefix(POS_ID_PREFIX)?, &t.object))).collect();
+    positions.sort();
+    positions.into_iter().enumerate().map(|(rank, (_, slot))| (slot.clone(), rank.to_string())).collect()
+}
+
 /// Plays the steps with `processes` processes forked from `remote` (the
 /// clock a clone's snapshot answer gave); returns the operations in the
 /// order they were written.
-fn play(remote: &TreeClock, processes: usize, steps: &[Step]) -> Vec<Op> {
+fn play(remote: &TreeClock, processes: usize, steps: &[Step], make: &Make) -> Vec<Op> {
     let ctx = Context::operation(DOMAIN);
     let mut clocks = vec![remote.clone()];
     while clocks.len() < processes {
@@ -116,7 +153,8 @@ fn play(remote: &TreeClock, processes: usize, steps: &[Step]) -> Vec<Op> {
                         deleted.insert(t.clone(), tids.clone());
                     }
                 }
-                let inserted: BTreeSet<Triple> = inserts.iter().map(|&(s, pr, o)| triple(s, pr, o)).collect();
+                let inserted: BTreeSet<Triple> =
+                    inserts.iter().enumerate().flat_map(|(j, &spo)| make(ops.len(), i, j, spo)).collect();
                 if deleted.is_empty() && inserted.is_empty() {
                     continue;
                 }
@@ -217,9 +255,13 @@ fn clone_with_remote() -> (sled::Db, MeldClone, TreeClock) {
     (db, clone, theirs)
 }
 
+/// A clone's state: its triples with their TIDs, and its entailed slot
+/// indexes.
+type State = (BTreeMap<Triple, TidSet>, BTreeMap<Term, String>);
+
 /// Delivers the operations in `order` to a fresh clone (re-delivering an
-/// earlier one now and then) and returns its triples with their TIDs.
-fn deliver(ops: &[Op], order: &[usize], remote: &TreeClock, rng: &mut Rng) -> BTreeMap<Triple, TidSet> {
+/// earlier one now and then) and returns its state.
+fn deliver(ops: &[Op], order: &[usize], remote: &TreeClock, rng: &mut Rng) -> State {
     let (_db, mut clone, theirs) = clone_with_remote();
     assert_eq!(&theirs, remote, "snapshot forks are deterministic");
     let now = Instant::now();
@@ -232,15 +274,18 @@ fn deliver(ops: &[Op], order: &[usize], remote: &TreeClock, rng: &mut Rng) -> BT
         }
     }
     assert_eq!(clone.dataset().entries_after(0).count(), ops.len(), "every operation applied exactly once");
-    clone
-        .dataset()
-        .triples()
-        .map(|t| {
-            let t = t.unwrap();
-            assert!(!t.entailed);
-            (t.triple, t.tids)
-        })
-        .collect()
+    let (mut triples, mut indexes) = (BTreeMap::new(), BTreeMap::new());
+    for t in clone.dataset().triples() {
+        let t = t.unwrap();
+        if t.entailed {
+            assert_eq!((t.triple.predicate.as_str(), t.tids.len()), (INDEX, 0), "only indexes are entailed");
+            let Term::Literal(index) = t.triple.object else { panic!("index {t:?}") };
+            assert!(indexes.insert(t.triple.subject, index.lexical).is_none(), "one index per slot");
+        } else {
+            triples.insert(t.triple, t.tids);
+        }
+    }
+    (triples, indexes)
 }
 
 proptest! {
@@ -253,7 +298,7 @@ proptest! {
         seeds in prop::collection::vec(1u64..u64::MAX, 2..=3),
     ) {
         let (_db, _clone, remote) = clone_with_remote();
-        let ops = play(&remote, processes, &steps);
+        let ops = play(&remote, processes, &steps, &plain);
         let mut expected = BTreeMap::new();
         for op in &ops {
             apply(&mut expected, &op.patch);
@@ -275,7 +320,31 @@ proptest! {
         }
         for (n, order) in orders.iter().enumerate() {
             let got = deliver(&ops, order, &remote, &mut Rng((seeds[0] ^ n as u64 ^ 0x5eed) | 1));
-            prop_assert_eq!(&got, &expected, "order {:?}", order);
+            prop_assert_eq!(&got, &(expected.clone(), BTreeMap::new()), "order {:?}", order);
+        }
+    }
+
+    #[test]
+    fn list_indexes_converge_to_position_ranks_in_any_order(
+        processes in 2usize..=4,
+        steps in prop::collection::vec(step(), 4..24),
+        seeds in prop::collection::vec(1u64..u64::MAX, 2..=3),
+    ) {
+        let (_db, _clone, remote) = clone_with_remote();
+        let ops = play(&remote, processes, &steps, &list_item);
+        let mut expected = BTreeMap::new();
+        for op in &ops {
+            apply(&mut expected, &op.patch);
+        }
+        let want = (expected.clone(), ranks(&expected));
+        let mut orders = vec![(0..ops.len()).collect::<Vec<_>>()];
+        for (n, seed) in seeds.iter().enumerate() {
+            let mut rng = Rng(*seed);
+            orders.push(if n % 2 == 0 { causal_order(&ops, &mut rng) } else { fifo_order(&ops, processes, &mut rng) });
+        }
+        for (n, order) in orders.iter().enumerate() {
+            let got = deliver(&ops, order, &remote, &mut Rng((seeds[0] ^ n as u64 ^ 0x11575) | 1));
+            prop_assert_eq!(&got, &want, "order {:?}", order);
         }
     }
 }

@@ -10,6 +10,8 @@
 //! - [`jrql`]: json-rql reads and writes over a [`Dataset`] (the Clone API).
 //! - [`jsonld`]: operation JSON-LD ⇄ triples under a domain's [`Context`],
 //!   and subjects rendered for reads.
+//! - [`list`]: m-ld's default list: slot index entailment and the
+//!   resolutions JS clones apply (`DefaultList`).
 //! - [`op`]: `OperationMessage`/`EncodedOperation` ⇄ [`MeldOperation`],
 //!   fusion and cutting; [`control`]: control messages, notifications, snapshot data.
 //! - [`term`]: RDF terms, literals (identity without indirected data), triples, TIDs.
@@ -27,6 +29,7 @@ pub mod error;
 pub mod gwc;
 pub mod jrql;
 pub mod jsonld;
+pub mod list;
 pub mod msgpack;
 pub mod op;
 pub mod term;
@@ -36,7 +39,7 @@ pub mod value;
 mod vectors;
 
 pub use clock::{TickTree, TreeClock};
-pub use clone::{Admit, CloneConfig, CloneError, Input, Liveness, MeldClone, Output, Params, Update};
+pub use clone::{Admit, CloneConfig, CloneError, Input, Liveness, MeldClone, Output, Params, Unsupported, Update};
 pub use dataset::{Dataset, DatasetError};
 pub use error::Error;
 pub use gwc::GlobalClock;

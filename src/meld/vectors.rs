@@ -53,3 +53,10 @@ pub fn revive(v: Value) -> Value {
 pub fn field<'a>(row: &'a Value, key: &str) -> &'a Value {
     row.as_object().and_then(|o| o.get(key)).unwrap_or_else(|| panic!("row lacks {key}: {row:?}"))
 }
+
+/// A whole `.json` vector file (e.g. `scenario.json`), as plain JSON.
+pub fn json_file(file: &str) -> serde_json::Value {
+    let path = format!("{DIR}{file}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}

@@ -98,6 +98,23 @@ impl MeldClone {
             out.push(Output::Reply(reply, Control::Rejected { status: STATUS_OFFLINE }.encode()?));
             return Ok(());
         }
+        if let Some(unsupported) = self.unsupported {
+            let refuse = match &request {
+                Control::SnapshotRequest { .. } => true,
+                Control::RevupRequest { .. } => unsupported.spoils_revups(),
+                _ => false,
+            };
+            if refuse {
+                tracing::error!(
+                    domain = %self.ctx.base(),
+                    from = %params.from_id,
+                    reason = unsupported.describe(),
+                    "recovery request refused: this backup's state of the domain is not the domain's"
+                );
+                out.push(Output::Reply(reply, Control::Rejected { status: STATUS_REJECTED }.encode()?));
+                return Ok(());
+            }
+        }
         let (response, answer) = match request {
             Control::SnapshotRequest { new_clock } => self.snapshot_response(new_clock)?,
             Control::RevupRequest { time } => match time.get_ticks(&self.state.time) {

@@ -17,12 +17,14 @@
 //!
 //! Files: [`receive`] (delivery and apply, holding), [`collaborate`]
 //! (answers), [`recover`] (requests), [`write`] (local writes), [`update`]
-//! (visible changes), [`ids`] (message ids).
+//! (visible changes), [`unsupported`] (domains this engine cannot serve),
+//! [`ids`] (message ids).
 
 mod collaborate;
 mod ids;
 mod receive;
 mod recover;
+mod unsupported;
 mod update;
 mod write;
 
@@ -34,6 +36,7 @@ use super::jsonld::Context;
 
 pub use collaborate::Collaboration;
 pub use receive::Admit;
+pub use unsupported::Unsupported;
 pub use update::Update;
 
 /// m-ld's network timeout: acks, responses, channel gaps (wire doc §1.5).
@@ -147,6 +150,8 @@ pub struct MeldClone {
     held: Option<receive::Held>,
     /// Updates not yet taken, if recording (see `record_updates`).
     updates: Option<Vec<Update>>,
+    /// A feature of the domain this engine cannot apply, once seen.
+    unsupported: Option<Unsupported>,
 }
 
 impl MeldClone {
@@ -162,7 +167,23 @@ impl MeldClone {
             }
             None => return Err(CloneError::NoJournal),
         };
+        if !dataset.lists_indexed()? {
+            // Data stored before this engine entailed list indexes: entail
+            // them now, once, so snapshots carry them (wire doc §11.3)
+            let fix = super::list::reindex_all(&dataset)?;
+            if fix != Default::default() {
+                tracing::info!(
+                    domain = %config.domain,
+                    inserts = fix.inserts.len(),
+                    deletes = fix.deletes.len(),
+                    "list indexes repaired"
+                );
+            }
+            dataset.entail(&fix)?;
+        }
+        let unsupported = Self::load_unsupported(&dataset)?;
         Ok(MeldClone {
+            unsupported,
             ids: ids::MessageIds::new(&config.id),
             id: config.id,
             ctx: Context::operation(&config.domain),

@@ -4,16 +4,21 @@
 
 use std::time::Instant;
 
-use super::{CloneError, Liveness, MeldClone, NETWORK_TIMEOUT, Output};
+use super::{CloneError, Liveness, MeldClone, NETWORK_TIMEOUT, Output, Unsupported};
 use crate::meld::clock::{TickTree, TreeClock};
-use crate::meld::dataset::{Entailments, JournalAppend, JournalState};
+use crate::meld::dataset::{JournalAppend, JournalState};
 use crate::meld::error::Error;
+use crate::meld::list;
 use crate::meld::msgpack;
 use crate::meld::op::{self, Attribution, MeldOperation, OperationMessage};
+use crate::meld::term::Triple;
 
 /// Most ticks one fused operation may span. JS fuses journal entries up to
 /// a small footprint, so real fusions are far shorter.
 const MAX_FUSED_SPAN: u64 = 1_000_000;
+
+/// `BufferEncoding` SECURE: encrypted by transport security (wire doc §2.2).
+const SECURE: u64 = 3;
 
 /// The GWC leaf TID that marks a blocked process (wire doc §8.5).
 pub(super) const BLOCKED: &str = "!blocked!";
@@ -85,7 +90,8 @@ impl Held {
 
 /// What became of one delivery attempt.
 enum Delivery {
-    Applied,
+    /// Applied; the list resolution it calls for (usually none).
+    Applied(Vec<Triple>),
     Duplicate,
     /// The sender's previous operation has not reached us.
     Gap,
@@ -170,6 +176,10 @@ impl MeldClone {
         });
         let pending = match decoded {
             Ok(pending) => pending,
+            Err(Error::UnsupportedEncoding(SECURE)) => {
+                // Transport security: we can neither apply nor journal it
+                return self.flag_unsupported(Unsupported::Encryption);
+            }
             Err(e) => {
                 // JS closes a clone on an undecodable update; the gateway must
                 // not, and the sender's next operation shows the gap
@@ -212,7 +222,16 @@ impl MeldClone {
 
     fn deliver(&mut self, pending: Pending, now: Instant, out: &mut Vec<Output>) -> Result<(), CloneError> {
         match self.try_deliver(&pending) {
-            Ok(Delivery::Applied | Delivery::Duplicate | Delivery::Ignored) => Ok(()),
+            Ok(Delivery::Applied(resolution)) if !resolution.is_empty() => {
+                // At the tick reserved for it when the operation applied.
+                // Unlike a local write it goes out while we recover too: the
+                // re-broadcast of our unseen entries was settled when that
+                // began, and the operation it resolves is already out there
+                let time = self.state.time.clone();
+                let broadcast = self.liveness != Liveness::Unknown;
+                self.resolve(time, &resolution, broadcast, out)
+            }
+            Ok(Delivery::Applied(_) | Delivery::Duplicate | Delivery::Ignored) => Ok(()),
             Ok(Delivery::Gap) => {
                 tracing::debug!(domain = %self.ctx.base(), "operation out of order; revving up");
                 if self.liveness == Liveness::Live && self.others_present() {
@@ -271,23 +290,33 @@ impl MeldClone {
             }
             Err(e) => return Err(e),
         };
+        if applied.updates().is_some() {
+            // Journaled whole (revups stay right), but its data goes stale
+            self.flag_unsupported(Unsupported::SharedDatatypes)?;
+        }
+        if op.agreed().is_some() && time.any_lt(&self.state.gwc) {
+            // JS voids the concurrent operations it applied; we cannot
+            self.flag_unsupported(Unsupported::AgreementVoiding)?;
+        }
         // The signature is over the received bytes: a cut operation has other
         // bytes, and goes unattributed rather than with a signature that fails
         let attr = msg.attr.as_ref().filter(|_| applied.enc() == msg.enc.as_slice());
         let attribution = attr.map(|a| msgpack::encode(&Attribution::to_value(Some(a)))).transpose()?;
-        self.journal_and_apply(&applied, joined, attribution)?;
-        Ok(Delivery::Applied)
+        let resolution = self.journal_and_apply(&applied, joined, attribution)?;
+        Ok(Delivery::Applied(resolution))
     }
 
     /// Applies an operation with its journal entry: the local clock ticks
     /// twice (as JS: one tick for the entry, one reserved for a constraint
-    /// resolution), the entry goes at the first new tick.
+    /// resolution), the entry goes at the first new tick. List index
+    /// entailments apply with it; the list resolution it calls for, if
+    /// any, is returned for publishing at the second tick.
     pub(super) fn journal_and_apply(
         &mut self,
         op: &MeldOperation,
         joined: TreeClock,
         attribution: Option<Vec<u8>>,
-    ) -> Result<(), CloneError> {
+    ) -> Result<Vec<Triple>, CloneError> {
         let time = op.time();
         let entry_time = joined.ticked();
         let local_tick = entry_time.ticks().ok_or(Error::NoId)?;
@@ -307,10 +336,11 @@ impl MeldClone {
             new_state: new_state.clone(),
         };
         let before = self.before(op.patch())?;
-        self.dataset.apply(op.patch(), &Entailments::default(), &append)?;
+        let effects = list::effects(&self.dataset, op.patch())?;
+        self.dataset.apply(op.patch(), &effects.entailments, &append)?;
         self.state = new_state;
         self.applied(before, op.patch());
-        Ok(())
+        Ok(effects.resolution)
     }
 
     /// Cuts from a fused operation what the journal shows we have already

@@ -328,3 +328,203 @@ fn a_fusion_spanning_absurdly_many_ticks_is_refused_not_cut() {
     assert!(started.elapsed() < Duration::from_secs(2), "no tick-by-tick work on the span");
     assert!(all_triples(&clone).is_empty());
 }
+
+/// The `@index` values stored for a slot.
+fn slot_index(clone: &MeldClone, slot: &Term) -> Vec<String> {
+    clone
+        .dataset()
+        .matching(Some(slot), Some(crate::meld::jsonld::JRQL_INDEX), None)
+        .map(|t| match t.unwrap().triple.object {
+            Term::Literal(l) => l.lexical,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn list_indexes_are_entailed_and_a_duplicate_slot_is_resolved_by_an_operation() {
+    use crate::meld::list::POS_ID_PREFIX;
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    let list = Term::iri(format!("http://{DOMAIN}/shopping"));
+    let slot = |s: &str| Term::iri(format!("http://{DOMAIN}/.well-known/genid/{s}"));
+    let position = |pos: &str, s: &str| Triple::new(list.clone(), format!("{POS_ID_PREFIX}{pos}"), slot(s));
+    let (op, tid1) = remote.write(&[position("3r", "a"), position("7r", "b")], vec![]);
+    let out = clone.handle(Input::Operation(op), now).unwrap();
+    assert!(out.is_empty(), "nothing to resolve: {out:?}");
+    assert_eq!((slot_index(&clone, &slot("a")), slot_index(&clone, &slot("b"))), (vec!["0".into()], vec!["1".into()]));
+    // The remote puts slot b at a second, lower position
+    let (op, _) = remote.write(&[position("1r", "b")], vec![]);
+    let before = clone.state().time.ticks().unwrap();
+    let out = clone.handle(Input::Operation(op), now).unwrap();
+    let [Output::Operation(bytes)] = &out[..] else { panic!("one resolution: {out:?}") };
+    let msg = OperationMessage::decode(bytes).unwrap();
+    let resolution = MeldOperation::decode(&Context::operation(DOMAIN), &msg.enc).unwrap();
+    assert_eq!(resolution.patch().deletes, vec![(position("7r", "b"), TidSet::from([tid1]))]);
+    assert!(resolution.patch().inserts.is_empty());
+    // At the tick reserved when the operation applied: the second of two
+    assert_eq!(resolution.time().ticks(), Some(before + 2));
+    assert_eq!(clone.state().time.ticks(), Some(before + 2));
+    assert_eq!((slot_index(&clone, &slot("b")), slot_index(&clone, &slot("a"))), (vec!["0".into()], vec!["1".into()]));
+    assert!(clone.dataset().get(&position("7r", "b")).unwrap().is_none());
+    // Its journal entry is there for revups
+    assert_eq!(clone.dataset().last_entry().unwrap().unwrap().tid, resolution.tid());
+}
+
+#[test]
+fn opening_entails_the_indexes_of_lists_stored_without_them() {
+    use crate::meld::dataset::{Entailments, JournalAppend};
+    use crate::meld::list::POS_ID_PREFIX;
+    let db = db();
+    let slot = Term::iri(format!("http://{DOMAIN}/.well-known/genid/a"));
+    let position = Triple::new(Term::iri(format!("http://{DOMAIN}/l")), format!("{POS_ID_PREFIX}3x"), slot.clone());
+    {
+        let clone = open(&db, true);
+        assert!(clone.dataset().lists_indexed().unwrap(), "a new clone maintains them from the start");
+    }
+    {
+        // As an engine without list support left it
+        let ds = Dataset::open(&db, "u").unwrap();
+        ds.save_state(&JournalState::genesis()).unwrap();
+        let append = JournalAppend {
+            local_tick: 1,
+            prev: (0, "kA==".into()),
+            tid: "t1".into(),
+            op_bytes: Vec::new(),
+            attribution: None,
+            new_state: JournalState::genesis(),
+        };
+        let patch = TidPatch { deletes: vec![], inserts: vec![(position, TidSet::from(["t1".to_owned()]))] };
+        ds.apply(&patch, &Entailments::default(), &append).unwrap();
+        assert!(!ds.lists_indexed().unwrap());
+    }
+    let dataset = Dataset::open(&db, "u").unwrap();
+    let clone =
+        MeldClone::open(dataset, CloneConfig { id: "gw".into(), domain: DOMAIN.into(), genesis: true }).unwrap();
+    assert_eq!(slot_index(&clone, &slot), vec!["0".to_owned()]);
+    assert!(clone.dataset().lists_indexed().unwrap());
+}
+
+/// The reply to a request sent to the clone.
+fn request(clone: &mut MeldClone, control: Control, now: Instant) -> Control {
+    let out = clone.handle(Input::Send(params("r", "gw", "q1"), control.encode().unwrap()), now).unwrap();
+    let [Output::Reply(_, payload)] = &out[..] else { panic!("{out:?}") };
+    Control::decode(payload).unwrap().0
+}
+
+#[test]
+fn domains_using_what_the_engine_cannot_apply_get_no_snapshots_from_it() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    assert_eq!(clone.unsupported(), None);
+    // A shared datatype operation (update[2], as a TSeq splice makes)
+    let time = remote.time.ticked();
+    let updates = crate::meld::vectors::revive(
+        serde_json::from_str::<crate::meld::Value>(
+            r##"{"@id":"_:u","s":"tale","p":"#story","o":{"@value":"x","@type":"http://ext.m-ld.org/tseq/TSeq"},
+                "op":{"@value":[1,["a"]],"@type":"@json","@id":"\u0000"}}"##,
+        )
+        .unwrap(),
+    );
+    let ticks = time.ticks().unwrap();
+    let op = MeldOperation::new(
+        &Context::operation(DOMAIN),
+        ticks,
+        time.clone(),
+        TidPatch::default(),
+        Some(updates),
+        None,
+        None,
+    )
+    .unwrap();
+    let msg = OperationMessage { prev: remote.last_public, enc: op.enc().to_vec(), attr: None };
+    (remote.time, remote.last_public) = (time, ticks);
+    clone.handle(Input::Operation(msg.encode().unwrap()), now).unwrap();
+    assert_eq!(clone.unsupported(), Some(Unsupported::SharedDatatypes));
+    let snapshot = request(&mut clone, Control::SnapshotRequest { new_clock: true }, now);
+    assert_eq!(snapshot, Control::Rejected { status: 5003 });
+    // Its journal holds the operations whole, so revups are still right
+    let revup = request(&mut clone, Control::RevupRequest { time: remote.time.clone() }, now);
+    assert!(matches!(revup, Control::RevupResponse { gwc: Some(_), .. }), "{revup:?}");
+    clone.handle(Input::Tick, now + NETWORK_TIMEOUT * 2).unwrap();
+
+    // An encrypted operation: neither applied nor journaled, so no revups
+    let time = remote.time.ticked();
+    let array = crate::meld::Value::Array(vec![
+        5u64.into(),
+        time.ticks().unwrap().into(),
+        time.to_json(),
+        crate::meld::Value::Bin(vec![1, 2, 3]),
+        crate::meld::Value::Array(vec![1u64.into(), 3u64.into()]),
+        crate::meld::Value::Null,
+        crate::meld::Value::Null,
+    ]);
+    let enc = crate::meld::msgpack::encode(&array).unwrap();
+    let msg = OperationMessage { prev: remote.last_public, enc, attr: None };
+    clone.handle(Input::Operation(msg.encode().unwrap()), now).unwrap();
+    assert_eq!(clone.unsupported(), Some(Unsupported::Encryption));
+    let revup = request(&mut clone, Control::RevupRequest { time: remote.time.clone() }, now);
+    assert_eq!(revup, Control::Rejected { status: 5003 });
+
+    // The mark outlives the clone
+    drop(clone);
+    let clone = open(&db, false);
+    assert_eq!(clone.unsupported(), Some(Unsupported::Encryption));
+}
+
+#[test]
+fn an_agreement_concurrent_with_applied_operations_is_flagged_not_voided() {
+    let db = db();
+    let (mut clone, mut remote, now) = live_with_remote(&db);
+    // An agreement that follows everything we applied is fine
+    let agreed = |remote: &mut Remote| {
+        let time = remote.time.ticked();
+        let ticks = time.ticks().unwrap();
+        let tid = time.hash();
+        let patch = TidPatch {
+            deletes: vec![],
+            inserts: vec![(triple("rules", "v", &ticks.to_string()), TidSet::from([tid]))],
+        };
+        let agreed = crate::meld::Agreed { tick: ticks, proof: true.into() };
+        let op = MeldOperation::new(&Context::operation(DOMAIN), ticks, time.clone(), patch, None, None, Some(agreed))
+            .unwrap();
+        let msg = OperationMessage { prev: remote.last_public, enc: op.enc().to_vec(), attr: None };
+        (remote.time, remote.last_public) = (time, ticks);
+        msg.encode().unwrap()
+    };
+    let op = agreed(&mut remote);
+    clone.handle(Input::Operation(op), now).unwrap();
+    assert_eq!(clone.unsupported(), None);
+    // Our write, which the remote has not seen when it agrees
+    clone.write(&[], &[triple("fred", "name", "Fred")], now).unwrap();
+    let op = agreed(&mut remote);
+    clone.handle(Input::Operation(op), now).unwrap();
+    assert_eq!(clone.unsupported(), Some(Unsupported::AgreementVoiding));
+}
+
+#[test]
+fn local_writes_to_lists_cascade_to_slots_and_never_write_indexes() {
+    use crate::meld::jsonld::{JRQL_INDEX, JRQL_ITEM, XS_INTEGER};
+    use crate::meld::list::POS_ID_PREFIX;
+    let db = db();
+    let (mut clone, _remote, now) = live_with_remote(&db);
+    let list = Term::iri(format!("http://{DOMAIN}/shopping"));
+    let slot = |s: &str| Term::iri(format!("http://{DOMAIN}/.well-known/genid/{s}"));
+    let position = |pos: &str, s: &str| Triple::new(list.clone(), format!("{POS_ID_PREFIX}{pos}"), slot(s));
+    let item = |s: &str| Triple::new(slot(s), JRQL_ITEM, Term::Literal(Literal::new(s, XS_STRING)));
+    let forged = Triple::new(slot("a"), JRQL_INDEX, Term::Literal(Literal::new("7", XS_INTEGER)));
+    let (out, _) =
+        clone.write(&[], &[position("3g", "a"), item("a"), position("7g", "b"), item("b"), forged], now).unwrap();
+    assert_eq!(out.len(), 1, "one operation: {out:?}");
+    assert_eq!(slot_index(&clone, &slot("a")), vec!["0".to_owned()], "the written @index is dropped");
+    // A move keeps the slot
+    clone.write(&[position("3g", "a")], &[position("8g", "a")], now).unwrap();
+    assert_eq!((slot_index(&clone, &slot("b")), slot_index(&clone, &slot("a"))), (vec!["0".into()], vec!["1".into()]));
+    assert!(clone.dataset().get(&item("a")).unwrap().is_some());
+    // Deleting a position deletes its slot
+    let (out, _) = clone.write(&[position("7g", "b")], &[], now).unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(clone.dataset().get(&item("b")).unwrap().is_none());
+    assert!(slot_index(&clone, &slot("b")).is_empty());
+    assert_eq!(slot_index(&clone, &slot("a")), vec!["0".to_owned()]);
+}

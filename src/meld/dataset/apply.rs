@@ -100,7 +100,7 @@ pub(super) fn validate(triple: &Triple) -> Result<(), DatasetError> {
 
 /// The generation's trees inside one transaction.
 pub(super) struct Tx<'a> {
-    trees: &'a [TransactionalTree; TREE_NAMES.len()],
+    pub(super) trees: &'a [TransactionalTree; TREE_NAMES.len()],
 }
 
 impl<'a> Tx<'a> {
@@ -148,7 +148,7 @@ impl<'a> Tx<'a> {
         }
     }
 
-    fn unentail(&self, triple: &Triple, count: &mut u64) -> TxResult<()> {
+    pub(super) fn unentail(&self, triple: &Triple, count: &mut u64) -> TxResult<()> {
         let key = keys::triple_key(Order::Spo, triple);
         match self.tids(&key)? {
             Some((true, tids)) if tids.is_empty() => self.remove(triple, &key, count),

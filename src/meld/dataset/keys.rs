@@ -18,6 +18,8 @@
 //! | `<prefix>/g<g>/prevs`  | TID (UTF-8)                        | varint prev tick, prev TID                   |
 //! | `<prefix>/g<g>/meta`   | `state`                            | msgpack `{start, time, gwc, agreed}`         |
 //! |                        | `count`                            | number of present triples, u64 big-endian    |
+//! |                        | `lists`                            | `01` once list indexes are entailed          |
+//! |                        | `unsupported`                      | why the state is untrustworthy (UTF-8)       |
 //!
 //! `term(..)` is the prefix-free term encoding, so every pattern with some of
 //! s/p/o bound is a key prefix of one of the three triple trees. Ticks are
@@ -47,6 +49,10 @@ pub(super) const META: usize = 7;
 pub(super) const GEN_KEY: &[u8] = b"gen";
 /// Key of the journal state in `meta`.
 pub(super) const STATE_KEY: &[u8] = b"state";
+/// Key of the list-index marker in `meta` (see `Dataset::lists_indexed`).
+pub(super) const LISTS_KEY: &[u8] = b"lists";
+/// Key of the unsupported-feature marker in `meta`.
+pub(super) const UNSUPPORTED_KEY: &[u8] = b"unsupported";
 /// Key of the triple count in `meta`.
 pub(super) const COUNT_KEY: &[u8] = b"count";
 

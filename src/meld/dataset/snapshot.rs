@@ -5,12 +5,12 @@
 
 use sled::Transactional;
 
-use crate::meld::term::Tid;
+use crate::meld::term::{Tid, TidSet};
 
-use super::apply::Tx;
+use super::apply::{Entailments, Tx};
 use super::error::DatasetError;
 use super::journal::JournalState;
-use super::keys::{self, GEN_KEY, META, OPS, STATE_KEY};
+use super::keys::{self, GEN_KEY, LISTS_KEY, META, OPS, STATE_KEY, UNSUPPORTED_KEY};
 use super::read::StoredTriple;
 use super::{Dataset, Trees, drop_generations, open_generation};
 
@@ -67,7 +67,52 @@ impl Replacement {
     }
 }
 
+/// `meta/lists` once list indexes are maintained in this generation.
+const LISTS_VERSION: &[u8] = &[1];
+
 impl Dataset {
+    /// Whether this dataset's list indexes are known to be entailed (false
+    /// for data stored by an engine without list support).
+    pub fn lists_indexed(&self) -> Result<bool, DatasetError> {
+        Ok(self.trees[META].get(LISTS_KEY)?.is_some_and(|v| v.as_ref() == LISTS_VERSION))
+    }
+
+    /// Applies entailment changes with no operation (a repair of list
+    /// indexes), and records that list indexes are now maintained.
+    pub fn entail(&self, entailed: &Entailments) -> Result<(), DatasetError> {
+        for triple in entailed.inserts.iter().chain(&entailed.deletes) {
+            super::apply::validate(triple)?;
+        }
+        self.trees[..].transaction(|view| {
+            let tx = Tx::new(view)?;
+            let mut count = tx.count()?;
+            for triple in &entailed.deletes {
+                tx.unentail(triple, &mut count)?;
+            }
+            for triple in &entailed.inserts {
+                tx.insert(triple, &TidSet::new(), true, &mut count)?;
+            }
+            tx.set_count(count)?;
+            tx.trees[META].insert(LISTS_KEY, LISTS_VERSION)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Why this dataset's state is known to differ from the domain's (a
+    /// feature the engine cannot apply was used), if it is.
+    pub fn unsupported(&self) -> Result<Option<String>, DatasetError> {
+        let Some(bytes) = self.trees[META].get(UNSUPPORTED_KEY)? else { return Ok(None) };
+        String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| DatasetError::corrupt("meta/unsupported is not UTF-8"))
+    }
+
+    /// Records why this dataset's state can no longer be trusted; stays
+    /// until a snapshot replaces the dataset.
+    pub fn mark_unsupported(&self, reason: &str) -> Result<(), DatasetError> {
+        self.trees[META].insert(UNSUPPORTED_KEY, reason.as_bytes())?;
+        Ok(())
+    }
+
     /// Saves the journal state alone: genesis, or a clock that moved without
     /// an entry (e.g. rewound past an ignored operation, wire doc §7.3).
     pub fn save_state(&self, state: &JournalState) -> Result<(), DatasetError> {
@@ -100,6 +145,8 @@ impl Dataset {
             return Err(DatasetError::StaleReplacement);
         }
         replacement.trees[META].insert(STATE_KEY, state.encode()?)?;
+        // Snapshots carry their list indexes (JS and this engine entail them)
+        replacement.trees[META].insert(LISTS_KEY, LISTS_VERSION)?;
         // The new generation must be on disk before anything points at it.
         self.db.flush()?;
         self.root.insert(GEN_KEY, &keys::tick_key(replacement.generation))?;

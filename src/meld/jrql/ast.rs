@@ -223,4 +223,24 @@ pub struct Write {
     pub insert: Vec<Pattern>,
     /// `@where`, if given.
     pub where_: Option<Group>,
+    /// Items inserted into lists by index (`@list` in load mode); their
+    /// slots' own triples are in `insert`.
+    pub list_inserts: Vec<ListInsert>,
+}
+
+/// One item inserted into a list: its slot goes at a new position before
+/// the item now at `index` (or at the end), `sub` ordering several items
+/// inserted at one index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListInsert {
+    /// The list subject.
+    pub list: Node,
+    /// The index the item is inserted at, in the list as it is.
+    pub index: u64,
+    /// Order among items inserted at the same index.
+    pub sub: u64,
+    /// The slot (a fresh skolem unless given).
+    pub slot: Node,
+    /// The LSEQ site for new positions (unique to the request).
+    pub site: String,
 }

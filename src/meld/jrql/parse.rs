@@ -202,14 +202,26 @@ pub fn parse_write_with(ctx: &Context, json: &Value, genid: &mut dyn FnMut() -> 
         None => Default::default(),
     };
     let insert = match o.get("@insert") {
-        Some(i) => parser.subjects(i, Mode::Load)?.patterns,
-        None => Vec::new(),
+        Some(i) => parser.subjects(i, Mode::Load)?,
+        None => Default::default(),
     };
     let where_ = o.get("@where").map(|w| parser.group(w)).transpose()?;
-    Ok(Write { delete: delete.patterns, delete_filters: delete.filters, insert, where_ })
+    Ok(Write {
+        delete: delete.patterns,
+        delete_filters: delete.filters,
+        insert: insert.patterns,
+        where_,
+        list_inserts: insert.list_inserts,
+    })
 }
 
 fn insert_only(parser: &mut Parser, json: &Value) -> Result<Write, JrqlError> {
-    let insert = parser.subjects(json, Mode::Load)?.patterns;
-    Ok(Write { delete: Vec::new(), delete_filters: Vec::new(), insert, where_: None })
+    let insert = parser.subjects(json, Mode::Load)?;
+    Ok(Write {
+        delete: Vec::new(),
+        delete_filters: Vec::new(),
+        insert: insert.patterns,
+        where_: None,
+        list_inserts: insert.list_inserts,
+    })
 }

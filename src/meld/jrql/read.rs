@@ -5,10 +5,10 @@
 //!
 //! [`jsonld::describe`]: crate::meld::jsonld::describe
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::meld::dataset::Dataset;
-use crate::meld::jsonld::{Context, describe};
+use crate::meld::jsonld::{Context, JRQL_ITEM, describe};
 use crate::meld::term::{Term, Triple};
 use crate::meld::value::{Object, Value};
 
@@ -107,12 +107,54 @@ fn describe_all(
 
 /// One subject as the JS engine's `describe` renders it, `None` if it has
 /// no triples (or cannot be a subject).
+///
+/// As JS (`JrqlGraph.describe1`): a property whose object is an IRI with
+/// `@item`s is a list position, and the subject gets an `@list` (last) of
+/// those items, in the order of the position properties' IRIs — posIds
+/// sort as LSEQ orders them. A slot with several items shows them as an
+/// array in its place. A subject with only list items has no `@id`, as
+/// JS spreads an empty subject then.
 pub(crate) fn describe_one(ds: &Dataset, ctx: &Context, subject: &Term) -> Result<Option<Value>, JrqlError> {
     if matches!(subject, Term::Literal(_)) {
         return Ok(None);
     }
-    let triples = ds.describe(subject).map(|t| t.map(|s| s.triple)).collect::<Result<Vec<Triple>, _>>()?;
-    Ok((!triples.is_empty()).then(|| describe(ctx, subject, &triples)))
+    let mut properties: Vec<Triple> = Vec::new();
+    // Position property IRI → items (re-hung on the subject)
+    let mut items: BTreeMap<String, Vec<Triple>> = BTreeMap::new();
+    for stored in ds.describe(subject) {
+        let triple = stored?.triple;
+        if let Term::Iri(_) = &triple.object {
+            let mut slot_items = ds.matching(Some(&triple.object), Some(JRQL_ITEM), None).peekable();
+            if slot_items.peek().is_some() {
+                let list = items.entry(triple.predicate.clone()).or_default();
+                for item in slot_items {
+                    list.push(Triple::new(subject.clone(), triple.predicate.clone(), item?.triple.object));
+                }
+                continue;
+            }
+        }
+        properties.push(triple);
+    }
+    if properties.is_empty() && items.is_empty() {
+        return Ok(None);
+    }
+    let mut json = match describe(ctx, subject, &properties) {
+        Value::Map(o) if !properties.is_empty() => o,
+        _ => Object::new(),
+    };
+    if !items.is_empty() {
+        let rendered = describe(ctx, subject, items.values().flatten());
+        let mut keys: Vec<String> = Vec::new();
+        for predicate in items.keys() {
+            let key = ctx.compact_vocab(predicate);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let values = keys.iter().filter_map(|k| rendered.as_object().and_then(|o| o.get(k)).cloned()).collect();
+        json.insert("@list", Value::Array(values));
+    }
+    Ok(Some(Value::Map(json)))
 }
 
 /// Whether `where_` is just `{"@id": var}`: a pattern of three distinct

@@ -5,13 +5,16 @@
 //! (`@where`, `@delete`) a subject without `@id` is a hidden variable, a
 //! top-level bare reference matches any property of the subject, and inline
 //! constraints (`{"@gt": 40}`) become filters; in *load* mode (`@insert`,
-//! plain writes) a subject without `@id` gets a fresh skolem IRI.
+//! plain writes) a subject without `@id` gets a fresh skolem IRI. `@list`
+//! is the list's slots by index: matched through their entailed `@index`,
+//! or inserted as new slots whose positions the write's resolution
+//! allocates.
 
-use crate::meld::jsonld::{Context, JRQL_INDEX, JRQL_ITEM, json_to_triples};
-use crate::meld::term::{RDF_TYPE, Term};
+use crate::meld::jsonld::{Context, JRQL_INDEX, JRQL_ITEM, XS_INTEGER, json_to_triples};
+use crate::meld::term::{Literal, RDF_TYPE, Term};
 use crate::meld::value::{Object, Value};
 
-use super::ast::{Expr, Node, Op, Pattern, Var};
+use super::ast::{Expr, ListInsert, Node, Op, Pattern, Var};
 use super::error::JrqlError;
 
 /// Deepest nesting of subjects, arrays and expressions accepted, which keeps
@@ -33,6 +36,8 @@ pub(crate) struct Parser<'a> {
     pub(crate) ctx: &'a Context,
     hidden: usize,
     genid: &'a mut dyn FnMut() -> Term,
+    /// The LSEQ site of this request's new list positions, once needed.
+    site: Option<String>,
 }
 
 /// What a run of subjects produced.
@@ -41,11 +46,13 @@ pub(crate) struct Patterns {
     pub(crate) patterns: Vec<Pattern>,
     /// Inline constraints (match mode only).
     pub(crate) filters: Vec<Expr>,
+    /// `@list` items to insert (load mode only).
+    pub(crate) list_inserts: Vec<ListInsert>,
 }
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(ctx: &'a Context, genid: &'a mut dyn FnMut() -> Term) -> Self {
-        Parser { ctx, hidden: 0, genid }
+        Parser { ctx, hidden: 0, genid, site: None }
     }
 
     /// A fresh hidden variable.
@@ -127,8 +134,119 @@ impl<'a> Parser<'a> {
             if key == "@id" || value.is_nullish() {
                 continue;
             }
+            if key == "@list" {
+                match mode {
+                    Mode::Match => self.list(id, value, out, depth + 1)?,
+                    Mode::Load => self.list_insert(id, value, out, depth + 1)?,
+                }
+                continue;
+            }
             let predicate = self.predicate(key)?;
             self.values(id, &predicate, key == "@type", value, mode, out, depth + 1)?;
+        }
+        Ok(())
+    }
+
+    /// `@list` in load mode, as JS `listItems` reads it for an insert: an
+    /// array is items at 0, 1…; an object maps indexes to items, an array
+    /// there being several items at one index; any other value is the item
+    /// at 0. Each item gets a slot (the item object itself if it has
+    /// `@item`), whose position the write's resolution allocates.
+    fn list_insert(&mut self, list: &Node, value: &Value, out: &mut Patterns, depth: usize) -> Result<(), JrqlError> {
+        if depth > MAX_DEPTH {
+            return Err(JrqlError::TooDeep);
+        }
+        let mut entries: Vec<(u64, u64, &Value)> = Vec::new();
+        match value {
+            Value::Array(items) => entries.extend(items.iter().enumerate().map(|(i, item)| (i as u64, 0, item))),
+            Value::Map(o) => {
+                for (key, item) in o.iter() {
+                    if self.var(key).is_some() {
+                        return Err(JrqlError::Unsupported("a variable list index in an insert"));
+                    }
+                    let index = list_index(key)?;
+                    match item {
+                        Value::Array(items) => {
+                            entries.extend(items.iter().enumerate().map(|(j, item)| (index, j as u64, item)));
+                        }
+                        item => entries.push((index, 0, item)),
+                    }
+                }
+            }
+            single => entries.push((0, 0, single)),
+        }
+        let site = match &self.site {
+            Some(site) => site.clone(),
+            None => {
+                let site = site_of(&(self.genid)());
+                self.site = Some(site.clone());
+                site
+            }
+        };
+        for (index, sub, item) in entries {
+            let slot = match item {
+                Value::Map(o) if o.get("@item").is_some() => {
+                    let slot = self.subject_id(o, Mode::Load)?;
+                    self.properties(o, &slot, Mode::Load, out, depth + 1)?;
+                    slot
+                }
+                Value::Array(_) => return Err(JrqlError::Unsupported("a nested @list")),
+                item => {
+                    let slot = Node::Term((self.genid)());
+                    let predicate = Node::Term(Term::iri(JRQL_ITEM));
+                    self.values(&slot, &predicate, false, item, Mode::Load, out, depth + 1)?;
+                    slot
+                }
+            };
+            out.list_inserts.push(ListInsert { list: list.clone(), index, sub, slot, site: site.clone() });
+        }
+        Ok(())
+    }
+
+    /// `@list` in match mode, as JS `SubjectQuads.listQuads` reads it: each
+    /// item is in a slot at a position of the list — `list ?position ?slot`,
+    /// `?slot @index i`, `?slot @item item`. An array gives items at 0, 1…;
+    /// an object maps indexes (`"1"`) or variables (`"?i"`, `"?"`) to items;
+    /// any other value is the item at 0. An item object with `@item` is the
+    /// slot itself.
+    fn list(&mut self, list: &Node, value: &Value, out: &mut Patterns, depth: usize) -> Result<(), JrqlError> {
+        if depth > MAX_DEPTH {
+            return Err(JrqlError::TooDeep);
+        }
+        let entries: Vec<(Node, &Value)> = match value {
+            Value::Array(items) => items.iter().enumerate().map(|(i, item)| (index_node(i as u64), item)).collect(),
+            Value::Map(o) => o
+                .iter()
+                .map(|(key, item)| {
+                    let index = match self.var(key) {
+                        Some(var) => Node::Var(var),
+                        None => index_node(list_index(key)?),
+                    };
+                    Ok((index, item))
+                })
+                .collect::<Result<_, JrqlError>>()?,
+            single => vec![(index_node(0), single)],
+        };
+        for (index, item) in entries {
+            let slot = match item {
+                Value::Map(o) if o.get("@item").is_some() => self.subject_id(o, Mode::Match)?,
+                _ => Node::Var(self.hidden_var()),
+            };
+            let position = Node::Var(self.hidden_var());
+            out.patterns.push(Pattern { subject: list.clone(), predicate: position, object: slot.clone() });
+            out.patterns.push(Pattern {
+                subject: slot.clone(),
+                predicate: Node::Term(Term::iri(JRQL_INDEX)),
+                object: index,
+            });
+            match item {
+                Value::Map(o) if o.get("@item").is_some() => self.properties(o, &slot, Mode::Match, out, depth + 1)?,
+                Value::Array(_) => return Err(JrqlError::Unsupported("a nested @list")),
+                _ => {
+                    let predicate = Node::Term(Term::iri(JRQL_ITEM));
+                    self.values(&slot, &predicate, false, item, Mode::Match, out, depth + 1)?;
+                }
+            }
         }
         Ok(())
     }
@@ -311,6 +429,28 @@ impl<'a> Parser<'a> {
         }
         Ok(Expr::Op(op, args))
     }
+}
+
+/// An LSEQ site from a fresh skolem IRI: its last 16 letters and digits
+/// (JS uses the clone's id; any site unique to the writer will do).
+fn site_of(skolem: &Term) -> String {
+    let iri = skolem.as_iri().unwrap_or_default();
+    let chars: Vec<char> = iri.chars().filter(char::is_ascii_alphanumeric).collect();
+    chars[chars.len().saturating_sub(16)..].iter().collect()
+}
+
+/// A list index key: a natural number in decimal (JS `toIndexNumber`).
+fn list_index(key: &str) -> Result<u64, JrqlError> {
+    let canonical = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) && (key == "0" || !key.starts_with('0'));
+    match key.parse() {
+        Ok(n) if canonical => Ok(n),
+        _ => Err(JrqlError::Invalid("a list index must be a number or a variable")),
+    }
+}
+
+/// The `@index` literal of a list index.
+fn index_node(index: u64) -> Node {
+    Node::Term(Term::Literal(Literal::new(index.to_string(), XS_INTEGER)))
 }
 
 /// The property the value decoder is given: any absolute IRI will do.

@@ -18,9 +18,11 @@
 use std::collections::HashSet;
 
 use crate::meld::dataset::Dataset;
-use crate::meld::term::{Term, Triple};
+use crate::meld::list::lseq::PosId;
+use crate::meld::list::{POS_ID_PREFIX, RDF_LSEQ, pos_id};
+use crate::meld::term::{RDF_TYPE, Term, Triple};
 
-use super::ast::{Group, Node, Pattern, Write};
+use super::ast::{Group, ListInsert, Node, Pattern, Write};
 use super::error::JrqlError;
 use super::solve::{Binding, solve};
 
@@ -80,7 +82,71 @@ pub fn resolve_write(ds: &Dataset, write: &Write) -> Result<Resolved, JrqlError>
         let both: HashSet<Triple> = deletes.items.iter().filter(|t| inserts.contains(t)).cloned().collect();
         deletes.remove(&both);
     }
+    if write.where_.is_some() && !write.list_inserts.is_empty() {
+        return Err(JrqlError::Unsupported("@list in an insert with @where"));
+    }
+    for triple in list_positions(ds, &write.list_inserts)? {
+        inserts.push(triple);
+    }
     Ok(Resolved { deletes: deletes.items, inserts: inserts.items })
+}
+
+/// The position triples of the items a write inserts into lists, as JS's
+/// DefaultList allocates them in check mode: new LSEQ posIds between the
+/// positions now at `index - 1` and `index` (an index past the end is the
+/// end); and the list's `@type` if it has none yet.
+fn list_positions(ds: &Dataset, items: &[ListInsert]) -> Result<Vec<Triple>, JrqlError> {
+    let mut out = Vec::new();
+    let mut lists: Vec<&Term> = Vec::new();
+    for item in items {
+        let Node::Term(list) = &item.list else { return Err(JrqlError::Unsupported("a variable list in an insert")) };
+        if !lists.contains(&list) {
+            lists.push(list);
+        }
+    }
+    for list in lists {
+        let mut types = Vec::new();
+        for stored in ds.matching(Some(list), Some(RDF_TYPE), None) {
+            types.push(stored?.triple.object);
+        }
+        if types.is_empty() {
+            out.push(Triple::new(list.clone(), RDF_TYPE, Term::iri(RDF_LSEQ)));
+        } else if !types.contains(&Term::iri(RDF_LSEQ)) {
+            return Err(JrqlError::Unsupported("@list of a subject that is not an m-ld list"));
+        }
+        let mut positions: Vec<String> = Vec::new();
+        for stored in ds.describe(list) {
+            let triple = stored?.triple;
+            if let (Some(pos), Term::Iri(_) | Term::Blank(_)) = (pos_id(&triple.predicate), &triple.object) {
+                positions.push(pos.to_owned());
+            }
+        }
+        positions.sort();
+        // Items go into the gap before the position now at their index;
+        // indexes past the end share the last gap (JS batches them so)
+        let gap = |item: &ListInsert| usize::try_from(item.index).unwrap_or(usize::MAX).min(positions.len());
+        let mut mine: Vec<&ListInsert> =
+            items.iter().filter(|i| matches!(&i.list, Node::Term(l) if l == list)).collect();
+        mine.sort_by_key(|i| (gap(i), i.index, i.sub));
+        for group in mine.chunk_by(|a, b| gap(a) == gap(b)) {
+            let Some(first) = group.first() else { continue };
+            let at = gap(first);
+            let bound = |pos: Option<&String>, end: PosId| pos.map_or(Ok(end), |p| PosId::parse(p));
+            let lower = bound(at.checked_sub(1).and_then(|i| positions.get(i)), PosId::min());
+            let upper = bound(positions.get(at), PosId::max());
+            let new = lower
+                .and_then(|lower| lower.between(&upper?, &first.site, group.len()))
+                .map_err(|_| JrqlError::Invalid("the list has a position this engine cannot allocate beside"))?;
+            if new.len() < group.len() {
+                return Err(JrqlError::Invalid("no room in the list for the items"));
+            }
+            for (item, pos) in group.iter().zip(new) {
+                let Node::Term(slot) = &item.slot else { return Err(JrqlError::Unsupported("a variable list slot")) };
+                out.push(Triple::new(list.clone(), format!("{POS_ID_PREFIX}{pos}"), slot.clone()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Triples in first-seen order without duplicates.

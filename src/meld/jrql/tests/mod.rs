@@ -7,11 +7,12 @@ use serde::Deserialize;
 
 use super::*;
 use crate::meld::clock::TreeClock;
-use crate::meld::dataset::{Dataset, Entailments, JournalAppend, JournalState};
+use crate::meld::dataset::{Dataset, JournalAppend, JournalState};
 use crate::meld::jsonld::{Context, json_to_triples};
 use crate::meld::term::{Term, TidPatch, TidSet, Triple};
 use crate::meld::value::Value;
 
+mod lists;
 mod parse;
 mod query;
 mod update;
@@ -33,15 +34,21 @@ fn json(v: serde_json::Value) -> Value {
 impl Fixture {
     /// A dataset holding the subjects of `data` (all with `@id`s).
     fn new(data: serde_json::Value) -> Self {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let ds = Dataset::open(&db, "t").unwrap();
-        let mut f = Fixture { _db: db, ds, ctx: Context::domain(DOMAIN), tick: 0 };
+        let mut f = Fixture::empty(DOMAIN);
         let triples = json_to_triples(&f.ctx, &json(data)).unwrap();
         f.apply(&[], &triples);
         f
     }
 
-    /// Applies deletes (every TID) and inserts as one operation.
+    /// An empty dataset with the context of `domain`.
+    fn empty(domain: &str) -> Self {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let ds = Dataset::open(&db, "t").unwrap();
+        Fixture { _db: db, ds, ctx: Context::domain(domain), tick: 0 }
+    }
+
+    /// Applies deletes (every TID) and inserts as one operation, with its
+    /// list index entailments as a clone applies them.
     fn apply(&mut self, deletes: &[Triple], inserts: &[Triple]) {
         self.tick += 1;
         let tid = format!("t{}", self.tick);
@@ -63,7 +70,9 @@ impl Fixture {
             attribution: None,
             new_state,
         };
-        self.ds.apply(&TidPatch { deletes: del, inserts: ins }, &Entailments::default(), &append).unwrap();
+        let patch = TidPatch { deletes: del, inserts: ins };
+        let effects = crate::meld::list::effects(&self.ds, &patch).unwrap();
+        self.ds.apply(&patch, &effects.entailments, &append).unwrap();
     }
 
     fn read(&self, query: serde_json::Value) -> Vec<serde_json::Value> {

@@ -87,8 +87,8 @@ fn read_rejections() {
         "@type values must be strings"
     );
     assert_eq!(
-        read_error(json!({"@select": "?a", "@where": {"@id": "?a", "x": {"@list": [1]}}})),
-        "@list is not supported"
+        read_error(json!({"@select": "?a", "@where": {"@id": "?a", "@list": {"one": 1}}})),
+        "a list index must be a number or a variable"
     );
     assert_eq!(read_error(json!({"@select": "?a", "@where": {"@graph": {}, "@bind": {}}})), "@bind is not supported");
     assert_eq!(read_error(json!({"@describe": "x", "@context": {}})), "@context is not supported");
