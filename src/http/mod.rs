@@ -71,7 +71,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/v1/domain/{account}/{name}/poll", post(clone_follow::post_poll))
         .route("/api/v1/domain/{account}/{name}/updates", get(clone_follow::get_updates))
-        .route("/", get(site::home))
+        .merge(site::routes())
         .route("/healthz", get(async || "ok"))
         .route("/metrics", get(admin::metrics))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
