@@ -7,6 +7,9 @@ const error = $('error');
 const request = $('request'), activate = $('activate'), done = $('done');
 let pending = null; // {account, email, jwe}: in memory only
 
+// Shown only once this script runs: without it a submit would post the form
+request.hidden = false;
+
 request.addEventListener('submit', e => {
   e.preventDefault();
   show(error, null);
