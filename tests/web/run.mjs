@@ -161,7 +161,7 @@ test('sign-up: account and email, emailed code (a wrong one first), key shown on
     const error = page.locator('#error');
     await error.waitFor();
     const said = await error.textContent();
-    assert.match(said, /incorrect/i);
+    assert.match(said, /incorrect\. Check the code in the email\./i);
     assert.doesNotMatch(said, /[{}"]/, 'an error is prose, not JSON');
     await shot(page, 'signup-error');
 
@@ -184,6 +184,10 @@ test('sign-up: account and email, emailed code (a wrong one first), key shown on
     assert.equal(res.status, 200);
     assert.deepEqual((await res.json()).email, [EMAIL]);
     state.key = key;
+    // Straight on to the account page, signed in with the new key
+    await page.getByRole('button', { name: 'Sign in with this key' }).click();
+    await dashboardReady(page);
+    assert.equal(await page.locator('#who').textContent(), ACCOUNT);
   } finally {
     await w.close();
   }

@@ -4,10 +4,11 @@
 
 /** A failed API call, with a message fit to show to a person. */
 export class ApiFailure extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, said = '') {
     super(message);
     this.status = status;
     this.code = code;
+    this.said = said; // the gateway's own words, without a hint
   }
 }
 
@@ -15,7 +16,7 @@ const HINTS = {
   400: 'Please check what you entered.',
   401: 'Check the account name and key.',
   403: 'This key or email is not allowed to do that.',
-  404: 'Not found: check the account name.',
+  404: 'Check the account name.',
   405: 'The account does not allow that.',
   409: '',
   413: 'That is too large.',
@@ -75,7 +76,7 @@ export async function api(path, { method = 'GET', body, auth, headers = {} } = {
   try {
     error = await res.json();
   } catch { /* not JSON: describe by status alone */ }
-  throw new ApiFailure(res.status, error?.code, describeFailure(res.status, error));
+  throw new ApiFailure(res.status, error?.code, describeFailure(res.status, error), sentence(error?.message));
 }
 
 /** `/api/v1/user/<account>` and below, with the name encoded. */

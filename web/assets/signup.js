@@ -55,7 +55,11 @@ activate.addEventListener('submit', e => {
       done.hidden = false;
       $('done-title').focus();
     } catch (err) {
-      fail(err.message, $('code'));
+      // A refused code is about the code, not about account keys
+      if (err.status === 401 && err.said)
+        fail(`${err.said} ${/incorrect/i.test(err.said) ? 'Check the code in the email.' : 'Please start again.'}`, $('code'));
+      else
+        fail(err.message, $('code'));
     }
   });
 });
