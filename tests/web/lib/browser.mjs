@@ -11,7 +11,9 @@ export function launch() {
     headless: true,
     // playwright-core gives every launch a fresh temporary user-data-dir
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync']
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // containers often have a small /dev/shm, where chromium's renderers crash
+      '--disable-dev-shm-usage']
   });
 }
 
