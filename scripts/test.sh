@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests, then the end-to-end tests
-# with real @m-ld/m-ld clones (tests/interop), then the shared acceptance
-# scenarios that this gateway already covers (when ../shared is beside the repo).
+# with real @m-ld/m-ld clones (tests/interop), the website in chromium
+# (tests/web), then the shared acceptance scenarios that this gateway already
+# covers (when ../shared is beside the repo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ case "${CARGO_TARGET_DIR:-}" in /*) GATEWAY_BIN="$CARGO_TARGET_DIR/debug/meld-ga
 
 echo "== tests/interop: real @m-ld/m-ld clones against $GATEWAY_BIN"
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)
+
+echo "== tests/web: the website in chromium against $GATEWAY_BIN"
+(cd tests/web && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)
 
 shared=../shared/interop
 if [ -f "$shared/run.mjs" ]; then

@@ -73,7 +73,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/v1/domain/{account}/{name}/poll", post(clone_follow::post_poll))
         .route("/api/v1/domain/{account}/{name}/updates", get(clone_follow::get_updates))
-        .route("/", get(site::home))
+        .merge(site::routes())
         .route("/healthz", get(async || "ok"))
         .route("/readyz", get(admin::readyz))
         .route("/metrics", get(admin::metrics))
