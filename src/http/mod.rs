@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod clone_api;
 mod clone_follow;
+mod openapi;
 mod site;
 mod subdomain;
 
@@ -50,6 +51,7 @@ pub struct ApiState {
 /// The HTTP routes of the gateway.
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/context", get(admin::context))
         .route("/api/v1/publicKey", get(account::root_public_key))
         .route("/api/v1/user/{account}/activation", post(account::post_activation))
