@@ -6,6 +6,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY web ./web
 COPY benches ./benches
+COPY doc/openapi.json ./doc/openapi.json
 RUN cargo build --release --locked && strip target/release/meld-gateway
 
 FROM debian:bookworm-slim

@@ -6,6 +6,7 @@ mod admin;
 mod clone_api;
 mod clone_follow;
 mod guard;
+mod openapi;
 mod site;
 mod subdomain;
 
@@ -51,6 +52,7 @@ pub struct ApiState {
 /// The HTTP routes of the gateway.
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/context", get(admin::context))
         .route("/api/v1/publicKey", get(account::root_public_key))
         .route("/api/v1/user/{account}/activation", post(account::post_activation))
