@@ -117,7 +117,7 @@ fn main() -> ExitCode {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
-    telemetry::init(&config.log_level)?;
+    telemetry::init(&config.log_level, Some(&config.data_path))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::run(config))
 }
