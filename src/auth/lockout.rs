@@ -68,10 +68,16 @@ impl Lockouts {
     }
 
     fn check_at(&self, ip: IpAddr, account: &str, now: Instant) -> Result<(), LockedOut> {
-        let entries = self.lock();
-        match entries.get(&(ip, account.to_owned())).and_then(|e| e.locked_until) {
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(&(ip, account.to_owned())) else { return Ok(()) };
+        match entry.locked_until {
             Some(until) if until > now => Err(LockedOut(until - now)),
-            _ => Ok(()),
+            Some(_) => {
+                entry.locked_until = None;
+                tracing::info!(target: "audit", %ip, account, "lockout ended");
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 

@@ -77,6 +77,8 @@ export default async function (ctx) {
     assert.equal((await put('127.0.0.1', good)).status, 200, 'works after the lockout');
     const text = await readFile(join(dir, 'gateway.log'), 'utf8');
     assert.match(text, /lockout started/);
+    assert.match(text, /lockout ended/);
+    assert.match(text, /refused: locked out/);
     assert.ok(!text.includes(good.key.split(':')[1]), 'no secret in the log');
   } finally {
     child.kill('SIGTERM');
