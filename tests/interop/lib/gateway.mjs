@@ -1,6 +1,7 @@
 // Starts and stops the meld-gateway binary for a test run.
-import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import { promisify } from 'node:util';
 import { appendFile, mkdtemp, open, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,4 +189,49 @@ export class SpawnedGateway {
       return `(no log: ${e.message})`;
     }
   }
+}
+
+/**
+ * A second gateway of a scenario's own (its own settings, e.g. a low lockout
+ * threshold or TLS): `init` with `initArgs`, then `serve` with the printed
+ * settings plus `env`, on a free port with a fresh data directory.
+ * Resolves once it listens; `stop()` ends it.
+ */
+export async function ownGateway(bin, { initArgs = [], env = {}, root = 'ownroot' } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'meld-gateway-own-'));
+  const { stdout } = await promisify(execFile)(bin, ['init', '--gateway', 'ex.org', '--root', root, ...initArgs],
+    { cwd: dir });
+  const settings = Object.fromEntries(stdout.split('\n').filter(l => l.startsWith('M_LD_GATEWAY_'))
+    .map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const port = await freePort();
+  const dataPath = join(dir, 'data'), logPath = join(dir, 'gateway.log');
+  const log = await open(logPath, 'a');
+  const child = spawn(bin, ['serve'], {
+    env: { ...process.env, ...settings, M_LD_GATEWAY_DATA_PATH: dataPath,
+      M_LD_GATEWAY_ADDRESS__HOST: '127.0.0.1', M_LD_GATEWAY_ADDRESS__PORT: String(port), LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', log.fd, log.fd]
+  });
+  await log.close();
+  const exited = new Promise(resolve => child.once('exit', resolve));
+  // Listening once the port accepts connections (HTTP or HTTPS alike)
+  for (const until = Date.now() + 15000; ;) {
+    const up = await new Promise(resolve => {
+      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (up)
+      break;
+    if (Date.now() > until)
+      throw new Error(`own gateway not listening on ${port}: ${(await readFile(logPath, 'utf8')).slice(-1000)}`);
+    await sleep(50);
+  }
+  return {
+    dir, dataPath, logPath, port, settings,
+    rootKey: settings.M_LD_GATEWAY_AUTH__KEY,
+    log: () => readFile(logPath, 'utf8'),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
 }

@@ -3,13 +3,8 @@
 // refused (HTTP 429 with Retry-After, socket connect_error) even with the
 // right key; the same account from another IP (127.0.0.2) is unaffected;
 // after the lockout the right key works again.
-import { execFile, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { mkdtemp, open, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort } from '../lib/gateway.mjs';
+import { ownGateway } from '../lib/gateway.mjs';
 import { basic } from '../lib/http.mjs';
 import { handshake } from '../lib/sockets.mjs';
 
@@ -34,18 +29,10 @@ export default async function (ctx) {
   const { assert } = ctx;
   if (!ctx.gateway)
     ctx.skip('starts a gateway of its own from the binary');
-  const dir = await mkdtemp(join(tmpdir(), 'meld-gateway-lockout-'));
-  const { stdout } = await promisify(execFile)(ctx.gateway.bin, ['init', '--gateway', 'ex.org', '--root', 'lockroot']);
-  const rootKey = stdout.match(/^M_LD_GATEWAY_AUTH__KEY=(.*)$/m)[1];
-  const port = await freePort();
-  const log = await open(join(dir, 'gateway.log'), 'a');
-  const child = spawn(ctx.gateway.bin, ['serve'], {
-    env: { ...process.env, M_LD_GATEWAY_GATEWAY: 'ex.org', M_LD_GATEWAY_AUTH__KEY: rootKey,
-      M_LD_GATEWAY_DATA_PATH: join(dir, 'data'), M_LD_GATEWAY_ADDRESS__PORT: String(port),
-      M_LD_GATEWAY_AUTH__LOCKOUT_FAILURES: '3', M_LD_GATEWAY_AUTH__LOCKOUT_SECS: '2', LOG_LEVEL: 'info' },
-    stdio: ['ignore', log.fd, log.fd]
+  const gw = await ownGateway(ctx.gateway.bin, {
+    root: 'lockroot', env: { M_LD_GATEWAY_AUTH__LOCKOUT_FAILURES: '3', M_LD_GATEWAY_AUTH__LOCKOUT_SECS: '2' }
   });
-  await log.close();
+  const { port, rootKey } = gw;
   try {
     const root = { user: 'lockroot', key: rootKey };
     await ctx.pollUntil(() => from('127.0.0.1', port, 'GET', '/healthz').then(r => r.status === 200, () => false),
@@ -75,12 +62,12 @@ export default async function (ctx) {
     // After the lockout, the right key works again
     await ctx.sleep(2200);
     assert.equal((await put('127.0.0.1', good)).status, 200, 'works after the lockout');
-    const text = await readFile(join(dir, 'gateway.log'), 'utf8');
+    const text = await gw.log();
     assert.match(text, /lockout started/);
     assert.match(text, /lockout ended/);
     assert.match(text, /refused: locked out/);
     assert.ok(!text.includes(good.key.split(':')[1]), 'no secret in the log');
   } finally {
-    child.kill('SIGTERM');
+    await gw.stop();
   }
 }

@@ -3,12 +3,9 @@
 // authenticated clone, Basic-auth requests and refusals; then neither its
 // log nor audit.log holds a key secret, token, activation token or code,
 // and audit.log holds one JSON object per line for the security events.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, open, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort } from '../lib/gateway.mjs';
+import { ownGateway } from '../lib/gateway.mjs';
 import { request } from '../lib/http.mjs';
 
 export const name = 'no-secrets-in-logs';
@@ -18,18 +15,8 @@ export default async function (ctx) {
   const { assert } = ctx;
   if (!ctx.gateway)
     ctx.skip('starts a gateway of its own from the binary');
-  const dir = await mkdtemp(join(tmpdir(), 'meld-gateway-secrets-'));
-  const data = join(dir, 'data');
-  const { stdout } = await promisify(execFile)(ctx.gateway.bin, ['init', '--gateway', 'ex.org', '--root', 'sroot']);
-  const rootKey = stdout.match(/^M_LD_GATEWAY_AUTH__KEY=(.*)$/m)[1];
-  const port = await freePort();
-  const log = await open(join(dir, 'gateway.log'), 'a');
-  const child = spawn(ctx.gateway.bin, ['serve'], {
-    env: { ...process.env, M_LD_GATEWAY_GATEWAY: 'ex.org', M_LD_GATEWAY_AUTH__KEY: rootKey,
-      M_LD_GATEWAY_DATA_PATH: data, M_LD_GATEWAY_ADDRESS__PORT: String(port), LOG_LEVEL: 'trace' },
-    stdio: ['ignore', log.fd, log.fd]
-  });
-  await log.close();
+  const gw = await ownGateway(ctx.gateway.bin, { root: 'sroot', env: { LOG_LEVEL: 'trace' } });
+  const { port, rootKey, dataPath: data } = gw;
   const origin = `http://127.0.0.1:${port}`;
   const http = (method, path, opts) => request(origin, method, path, opts);
   const secrets = [rootKey.split(':')[1]];
@@ -62,10 +49,9 @@ export default async function (ctx) {
     r.socket?.close();
     await ctx.sleep(300);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise(resolve => child.once('exit', resolve));
+    await gw.stop();
   }
-  const gatewayLog = await readFile(join(dir, 'gateway.log'), 'utf8');
+  const gatewayLog = await gw.log();
   const audit = await readFile(join(data, 'audit.log'), 'utf8');
   assert.ok(gatewayLog.includes('TRACE') || gatewayLog.includes('DEBUG'), 'the gateway logged verbosely');
   for (const [what, text] of [['gateway log', gatewayLog], ['audit.log', audit]]) {
