@@ -231,6 +231,11 @@ impl Authority {
                 if !account.as_ref().is_some_and(Account::allows_anon_remotes) {
                     return Err(AuthError::Forbidden("anonymous messaging unavailable"));
                 }
+                // A named subdomain whose name merely looks like a UUID one
+                // is still named: never anonymous
+                if account.as_ref().is_some_and(|a| a.subdomains.contains(&sd.name)) {
+                    return Err(AuthError::Forbidden("anonymous messaging needs a UUID subdomain"));
+                }
                 Principal::Anonymous
             }
             HandshakeAuth::Key { user, key } => {
@@ -336,6 +341,17 @@ mod tests {
         assert!(ok("cabcdefghijklmnopqrstuvwx.accb.ex.org", HandshakeAuth::Anonymous).is_err(), "accb disallows anon");
         assert!(ok("cabcdefghijklmnopqrstuvwx.nobody.ex.org", HandshakeAuth::Anonymous).is_err());
         assert!(ok("cabcdefghijklmnopqrstuvwx.acca.evil.org", HandshakeAuth::Anonymous).is_err());
+        // A named subdomain with a UUID-shaped name is not open to anonymous clones
+        let record = crate::accounts::SubdomainRecord {
+            use_signatures: false,
+            signers: Vec::new(),
+            created: 1,
+            clone_id: "gw-x".into(),
+        };
+        let put = crate::accounts::SubdomainPut { new: record, use_signatures: None, signer: None };
+        f.auth.accounts().put_subdomain("acca", "cnamedbutuuidshapedxxxxxx", &put).unwrap();
+        assert!(ok("cnamedbutuuidshapedxxxxxx.acca.ex.org", HandshakeAuth::Anonymous).is_err());
+        assert!(ok("cnamedbutuuidshapedxxxxxx.acca.ex.org", key("acca", &f.a_key)).is_ok());
         assert!(ok("x.cabcdefghijklmnopqrstuvwx.acca.ex.org", HandshakeAuth::Anonymous).is_err());
     }
 

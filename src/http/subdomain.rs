@@ -169,6 +169,16 @@ pub async fn put_subdomain(
     state.authority.authorise_account(&who, &sd.account)?;
     let body = put_body(&body?)?;
     let user_iri = body.user.as_ref().map(|u| u.id.clone());
+    if let Principal::Delegate { user, .. } = &who {
+        // A token bearer may fetch an existing subdomain's config, and may
+        // register a signing key only for the user its token names
+        if state.accounts.subdomain(&sd.account, &sd.name)?.is_none() {
+            return Err(AuthError::Forbidden("a token cannot create subdomains").into());
+        }
+        if body.user.as_ref().is_some_and(|u| u.key.is_some() && Some(&u.id) != user.as_ref()) {
+            return Err(AuthError::Forbidden("a token may register a key only for its own user").into());
+        }
+    }
     let acc = state.accounts.get(&sd.account)?.ok_or(ApiError::NotFound)?;
     let clone_id = format!("gw-{}", naming::new_uuid_name().map_err(|e| AuthError::Random(e.to_string()))?);
     let put = SubdomainPut {

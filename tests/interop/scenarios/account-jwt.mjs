@@ -85,6 +85,13 @@ export default async function (ctx) {
   ctx.expect(await ctx.http('DELETE', ctx.subdomainPath(acc, sd), { auth: bearer }), 403);
   const again = ctx.expect(await ctx.http('PUT', ctx.subdomainPath(acc, sd), { auth: bearer }), 200).json;
   assert.ok(!again.io.opts.auth.jwt.includes('.'), 'a token holder gets no new token');
+  // …cannot create subdomains, nor register a signing key for another user
+  ctx.expect(await ctx.http('PUT', ctx.subdomainPath(acc, 'bytoken'), { auth: bearer }), 403);
+  const { generateKeyPairSync } = await import('node:crypto');
+  const spki = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey
+    .export({ type: 'spki', format: 'der' }).toString('base64');
+  ctx.expect(await ctx.http('PUT', ctx.subdomainPath(acc, sd), { auth: bearer,
+    body: { user: { '@id': 'http://app.example/bob', key: { keyid: 'bobkey1', public: spki } } } }), 403);
   ctx.expect(await ctx.http('GET', `${ctx.subdomainPath(acc, sd)}/state?q=${encodeURIComponent('{"@describe":"note"}')}`,
     { auth: `Bearer ${expired}` }), 401);
 
