@@ -34,3 +34,9 @@ pub mod rootkey;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+
+/// Wall-clock time in ms since the Unix epoch (0 if the clock is before it):
+/// record timestamps and expiries.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

@@ -19,6 +19,12 @@ const MAX_LOCKOUT: Duration = Duration::from_secs(24 * 60 * 60);
 /// Most (IP, account) pairs tracked at once.
 const MAX_ENTRIES: usize = 100_000;
 
+/// The account a presented user names, as lockouts count it: the last path
+/// segment of an IRI, bounded in length.
+pub fn claimed_name(user: &str) -> String {
+    user.rsplit('/').next().unwrap_or(user).chars().take(64).collect()
+}
+
 /// Lockout policy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LockoutPolicy {
@@ -71,7 +77,11 @@ impl Lockouts {
         let mut entries = self.lock();
         let Some(entry) = entries.get_mut(&(ip, account.to_owned())) else { return Ok(()) };
         match entry.locked_until {
-            Some(until) if until > now => Err(LockedOut(until - now)),
+            Some(until) if until > now => {
+                let left = until - now;
+                tracing::warn!(target: "audit", %ip, account, retry_after = left.as_secs(), "refused: locked out");
+                Err(LockedOut(left))
+            }
             Some(_) => {
                 entry.locked_until = None;
                 tracing::info!(target: "audit", %ip, account, "lockout ended");
@@ -113,6 +123,7 @@ impl Lockouts {
         let duration = self.policy.lockout.saturating_mul(factor).min(MAX_LOCKOUT);
         entry.locks = entry.locks.saturating_add(1);
         entry.locked_until = Some(now + duration);
+        tracing::warn!(target: "audit", %ip, account, secs = duration.as_secs(), "lockout started");
         Some(LockedOut(duration))
     }
 

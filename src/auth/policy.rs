@@ -50,10 +50,6 @@ pub struct Authority {
     trusted_proxies: std::sync::Arc<[std::net::IpAddr]>,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 impl Authority {
     pub fn new(accounts: AccountStore, root_key: AuthKey, gateway_domain: String) -> Self {
         Authority {
@@ -104,9 +100,7 @@ impl Authority {
     /// user (its last path segment, if an IRI), else `fallback`.
     pub fn claimed_account(&self, header: Option<&str>, fallback: &str) -> String {
         match header.map(Credentials::from_header) {
-            Some(Ok(Credentials::Basic { user, .. })) => {
-                user.rsplit('/').next().unwrap_or(&user).chars().take(64).collect()
-            }
+            Some(Ok(Credentials::Basic { user, .. })) => super::lockout::claimed_name(&user),
             _ => fallback.to_owned(),
         }
     }
@@ -159,7 +153,7 @@ impl Authority {
     fn usable(record: &KeyRecord) -> Result<(), AuthError> {
         if record.revoked {
             Err(AuthError::Revoked)
-        } else if record.expires.is_some_and(|e| now_ms() >= e) {
+        } else if record.expires.is_some_and(|e| crate::now_ms() >= e) {
             Err(AuthError::Expired)
         } else {
             Ok(())

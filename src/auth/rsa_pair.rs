@@ -64,11 +64,11 @@ pub fn generate(passphrase: &str) -> Result<RsaKeyConfig, AuthError> {
 }
 
 /// Parses a base64 SPKI DER RSA public key, as the API and configuration
-/// accept it.
+/// accept it (the same reading signed updates use).
 pub fn parse_public(base64: &str) -> Result<RsaPublicKey, AuthError> {
-    use pkcs8::DecodePublicKey;
-    let der = STANDARD.decode(base64.trim()).map_err(|_| AuthError::Crypto("public key is not base64".into()))?;
-    RsaPublicKey::from_public_key_der(&der).map_err(|_| AuthError::Crypto("not an RSA public key (SPKI DER)".into()))
+    super::signature::PublicKey::from_base64_spki(base64.trim())
+        .map(|k| k.rsa().clone())
+        .map_err(|e| AuthError::Crypto(e.to_string()))
 }
 
 /// The public key as PEM (`-----BEGIN PUBLIC KEY-----`).

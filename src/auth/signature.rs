@@ -114,6 +114,11 @@ impl PublicKey {
         Ok(PublicKey { key: VerifyingKey::new(key), bits })
     }
 
+    /// The RSA key itself.
+    pub fn rsa(&self) -> &RsaPublicKey {
+        self.key.as_ref()
+    }
+
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
         self.bits

@@ -18,10 +18,6 @@ use crate::accounts::{AccountPatch, ActivationError, MintOptions, Minted, Subdom
 use crate::auth::{AuthError, Credentials, Principal};
 use crate::error::ApiError;
 
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 /// The caller, if it may manage `account` (its key holder or root).
 fn owner(state: &ApiState, account: &str, headers: &HeaderMap) -> Result<Principal, ApiError> {
     account_name(account)?;
@@ -86,7 +82,7 @@ pub async fn post_key(
     }
     let who = authenticate(&state, &headers)?;
     state.authority.authorise_owner(&who, &account)?;
-    let opts = MintOptions { create: who == Principal::Root, rsa, now_ms: now_ms(), ..Default::default() };
+    let opts = MintOptions { create: who == Principal::Root, rsa, now_ms: crate::now_ms(), ..Default::default() };
     let minted = mint(&state, &account, opts).await?.ok_or(ApiError::NotFound)?;
     tracing::info!(target: "audit", account = %account, keyid = %minted.key.keyid, by = who.describe(), rsa, "key minted");
     Ok(Json(minted_json(&minted)))
@@ -103,7 +99,7 @@ async fn activate(
         Some(Ok(Credentials::Bearer(token))) => token,
         _ => return Err(AuthError::BadToken("the activation token is required as a Bearer credential").into()),
     };
-    let activation = match state.activations.redeem(&token, code, account, now_ms()) {
+    let activation = match state.activations.redeem(&token, code, account, crate::now_ms()) {
         Ok(a) => a,
         Err(ActivationError::Store(e)) => return Err(e.into()),
         Err(ActivationError::Auth(e)) => return Err(e.into()),
@@ -118,7 +114,8 @@ async fn activate(
             .into());
         }
     };
-    let opts = MintOptions { create: true, rsa, email: Some(activation.email), now_ms: now_ms(), ..Default::default() };
+    let opts =
+        MintOptions { create: true, rsa, email: Some(activation.email), now_ms: crate::now_ms(), ..Default::default() };
     let minted = mint(state, account, opts).await?.ok_or(ApiError::NotFound)?;
     tracing::info!(target: "audit", account = %account, keyid = %minted.key.keyid, rsa, "key minted by email activation");
     Ok(Json(minted_json(&minted)))
@@ -133,7 +130,7 @@ pub async fn list_keys(
 ) -> Result<Json<Value>, ApiError> {
     owner(&state, &account, &headers)?;
     let keys = state.accounts.keys_of(&account)?.ok_or(ApiError::NotFound)?;
-    let now = now_ms();
+    let now = crate::now_ms();
     let listed: Vec<Value> = keys
         .into_iter()
         .map(|(keyid, rec)| {
@@ -183,7 +180,7 @@ pub async fn rotate_key(
     let rsa = query.wants_rsa()?;
     let who = authenticate(&state, &headers)?;
     state.authority.authorise_owner(&who, &account)?;
-    let now = now_ms();
+    let now = crate::now_ms();
     let until = now.saturating_add(state.rotation_grace.as_millis() as u64);
     let opts = MintOptions { rsa, rotate: Some((keyid.clone(), until)), now_ms: now, ..Default::default() };
     let minted = match mint(&state, &account, opts).await {
@@ -278,7 +275,7 @@ pub async fn delete_account(
     if account == state.authority.root_name() {
         return Err(AuthError::Forbidden("the root account cannot be deleted").into());
     }
-    let removed = state.accounts.delete_account(&account, now_ms())?.ok_or(ApiError::NotFound)?;
+    let removed = state.accounts.delete_account(&account, crate::now_ms())?.ok_or(ApiError::NotFound)?;
     for name in removed {
         let sd = SubdomainId { account: account.clone(), name };
         if let Err(e) = state.backups.remove(&sd).await {
@@ -322,7 +319,7 @@ pub async fn post_activation(
         tracing::warn!(target: "audit", account = %account, "activation refused: email not registered to the account");
         return Err(AuthError::Forbidden("email not registered to this account").into());
     }
-    let (token, code) = state.activations.start(&account, &email, now_ms()).map_err(|e| match e {
+    let (token, code) = state.activations.start(&account, &email, crate::now_ms()).map_err(|e| match e {
         ActivationError::Store(e) => ApiError::Store(e),
         ActivationError::Auth(e) => ApiError::Auth(e),
         other => ApiError::BadRequest(other.to_string()),

@@ -29,15 +29,12 @@ pub async fn lockouts(State(state): State<ApiState>, req: Request, next: Next) -
     let account = state.authority.claimed_account(header, path_account(req.uri().path()).unwrap_or("-"));
     let lockouts = state.authority.lockouts();
     if let Err(LockedOut(left)) = lockouts.check(ip, &account) {
-        tracing::warn!(target: "audit", %ip, account = %account, retry_after = left.as_secs(), "refused: locked out");
         crate::metrics::auth_failure();
         return ApiError::LockedOut(left.as_secs().max(1)).into_response();
     }
     let response = next.run(req).await;
     if response.status() == axum::http::StatusCode::UNAUTHORIZED {
-        if let Some(LockedOut(d)) = lockouts.failed(ip, &account) {
-            tracing::warn!(target: "audit", %ip, account = %account, secs = d.as_secs(), "lockout started");
-        }
+        lockouts.failed(ip, &account);
     } else if response.status().is_success() {
         lockouts.succeeded(ip, &account);
     }

@@ -151,10 +151,6 @@ pub(super) fn subdomain_id(account: String, name: String) -> Result<SubdomainId,
     Ok(SubdomainId { account, name })
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 /// `PUT /api/v1/domain/:account/:name`.
 #[tracing::instrument(skip_all, fields(account = %account, name = %name))]
 pub async fn put_subdomain(
@@ -182,7 +178,7 @@ pub async fn put_subdomain(
     let acc = state.accounts.get(&sd.account)?.ok_or(ApiError::NotFound)?;
     let clone_id = format!("gw-{}", naming::new_uuid_name().map_err(|e| AuthError::Random(e.to_string()))?);
     let put = SubdomainPut {
-        new: SubdomainRecord { use_signatures: false, signers: Vec::new(), created: now_ms(), clone_id },
+        new: SubdomainRecord { use_signatures: false, signers: Vec::new(), created: crate::now_ms(), clone_id },
         use_signatures: body.use_signatures,
         signer: signer(&state, &caller, &body)?,
     };
@@ -239,7 +235,7 @@ pub async fn delete_subdomain(
     let sd = subdomain_id(account, name)?;
     let who = authenticate(&state, &headers)?;
     state.authority.authorise_owner(&who, &sd.account)?;
-    state.accounts.remove_subdomain(&sd.account, &sd.name, now_ms())?.ok_or(ApiError::NotFound)?;
+    state.accounts.remove_subdomain(&sd.account, &sd.name, crate::now_ms())?.ok_or(ApiError::NotFound)?;
     state.backups.remove(&sd).await?;
     // Clones still connected to the removed domain are sent away
     state.relay.close_domain(&sd.to_domain(&state.gateway.domain));

@@ -126,13 +126,12 @@ fn decide(
     let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
     let ip = relay.authority.client_ip(peer, &parts.headers);
     let claimed = match auth.and_then(|a| a.get("user")).and_then(|u| u.as_str()) {
-        Some(user) => user.rsplit('/').next().unwrap_or(user).chars().take(64).collect(),
+        Some(user) => crate::auth::lockout::claimed_name(user),
         None => query.domain.split('.').nth(1).unwrap_or("-").to_owned(),
     };
     if let Some(ip) = ip
         && let Err(LockedOut(left)) = relay.authority.lockouts().check(ip, &claimed)
     {
-        tracing::warn!(target: "audit", sid = %socket.id, %ip, account = %claimed, retry_after = left.as_secs(), "relay handshake refused: locked out");
         return Err(Refusal::LockedOut(left.as_secs().max(1)));
     }
     // Only presented credentials count: an anonymous refusal guesses nothing
@@ -144,9 +143,7 @@ fn decide(
         match &decision {
             Err(Refusal::Auth(AuthError::Store(_))) => {}
             Err(Refusal::Auth(_)) => {
-                if let Some(LockedOut(d)) = relay.authority.lockouts().failed(ip, &claimed) {
-                    tracing::warn!(target: "audit", %ip, account = %claimed, secs = d.as_secs(), "lockout started");
-                }
+                relay.authority.lockouts().failed(ip, &claimed);
             }
             Ok(_) => relay.authority.lockouts().succeeded(ip, &claimed),
             Err(_) => {}
