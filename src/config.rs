@@ -57,6 +57,9 @@ pub struct Settings {
     /// `[metrics]` section.
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// `[web]` section.
+    #[serde(default)]
+    pub web: WebSettings,
     /// `[relay]` section.
     #[serde(default)]
     pub relay: RelaySettings,
@@ -119,6 +122,16 @@ impl std::fmt::Debug for AuthSettings {
             .field("lockout_secs", &self.lockout_secs)
             .finish()
     }
+}
+
+/// `[web]`: the website.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    /// A directory whose files replace the embedded website's, file by file
+    /// (`M_LD_GATEWAY_WEB__DIR`): `layout.html`, the page fragments and
+    /// `assets/*`.
+    pub dir: Option<PathBuf>,
 }
 
 /// `[metrics]`: the Prometheus endpoint.
@@ -326,6 +339,7 @@ impl Settings {
                 public: get("M_LD_GATEWAY_KEY__PUBLIC"),
                 private: get("M_LD_GATEWAY_KEY__PRIVATE"),
             },
+            web: WebSettings { dir: get("M_LD_GATEWAY_WEB__DIR").map(PathBuf::from) },
             metrics: MetricsSettings {
                 public: get("M_LD_GATEWAY_METRICS__PUBLIC")
                     .map(|v| {
@@ -393,6 +407,7 @@ impl Settings {
             key: if self.key.public.is_some() { self.key } else { lower.key },
             tls: TlsSettings { cert: self.tls.cert.or(lower.tls.cert), key: self.tls.key.or(lower.tls.key) },
             metrics: MetricsSettings { public: self.metrics.public.or(lower.metrics.public) },
+            web: WebSettings { dir: self.web.dir.or(lower.web.dir) },
             address: AddressSettings {
                 host: self.address.host.or(lower.address.host),
                 port: self.address.port.or(lower.address.port),
@@ -500,6 +515,8 @@ pub struct Config {
     pub data_path: PathBuf,
     /// `/metrics` without the root key.
     pub metrics_public: bool,
+    /// The operator's website files, replacing the embedded ones.
+    pub web_dir: Option<PathBuf>,
     /// Certificate chain and key files, when serving TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Listen host.
@@ -711,6 +728,7 @@ impl Config {
             lockout,
             trusted_proxies,
             metrics_public: s.metrics.public.unwrap_or(false),
+            web_dir: s.web.dir,
             tls,
             mail,
             gateway,

@@ -9,11 +9,23 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static AUTH_FAILURES: AtomicU64 = AtomicU64::new(0);
+static BACKUP_APPLIED: AtomicU64 = AtomicU64::new(0);
+static BACKUP_LAG_US_SUM: AtomicU64 = AtomicU64::new(0);
+static BACKUP_LAG_US_MAX: AtomicU64 = AtomicU64::new(0);
 static HTTP_REQUESTS: Mutex<BTreeMap<(String, &'static str, u16), u64>> = Mutex::new(BTreeMap::new());
 
 /// Counts a refused authentication or authorisation (HTTP or handshake).
 pub fn auth_failure() {
     AUTH_FAILURES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Records that a backup clone applied a relayed operation `lag` after the
+/// relay handed it over (the time it waited behind other work included).
+pub fn backup_applied(lag: std::time::Duration) {
+    let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
+    BACKUP_APPLIED.fetch_add(1, Ordering::Relaxed);
+    BACKUP_LAG_US_SUM.fetch_add(us, Ordering::Relaxed);
+    BACKUP_LAG_US_MAX.fetch_max(us, Ordering::Relaxed);
 }
 
 /// Counts an HTTP request by its route template (not its path, which would
@@ -57,6 +69,25 @@ pub fn own_families() -> Vec<Family<'static>> {
             help: "Refused authentications and authorisations (HTTP and Socket.io handshakes).",
             kind: "counter",
             samples: vec![(String::new(), AUTH_FAILURES.load(Ordering::Relaxed))],
+        },
+        Family {
+            name: "meld_gateway_backup_operations_applied_total".into(),
+            help: "Relayed operations applied by backup clones.",
+            kind: "counter",
+            samples: vec![(String::new(), BACKUP_APPLIED.load(Ordering::Relaxed))],
+        },
+        Family {
+            name: "meld_gateway_backup_apply_lag_microseconds_total".into(),
+            help: "Sum of the apply lags (relay hand-over to applied) of those operations; \
+                   divide its rate by the applied rate for the mean lag.",
+            kind: "counter",
+            samples: vec![(String::new(), BACKUP_LAG_US_SUM.load(Ordering::Relaxed))],
+        },
+        Family {
+            name: "meld_gateway_backup_apply_lag_max_microseconds".into(),
+            help: "The longest apply lag since the previous scrape.",
+            kind: "gauge",
+            samples: vec![(String::new(), BACKUP_LAG_US_MAX.swap(0, Ordering::Relaxed))],
         },
         Family {
             name: "meld_gateway_http_requests_total".into(),

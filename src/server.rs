@@ -70,6 +70,7 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
         rotation_grace: config.rotation_grace,
         mailer: crate::mail::Mailer::from_config(config)?,
         metrics_public: config.metrics_public,
+        web: crate::http::site::WebDir::new(config.web_dir.clone()),
     };
     Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups, stop })
 }

@@ -30,8 +30,8 @@ pub(crate) type Job = Box<dyn FnOnce(&mut MeldClone, &mut Follow, Instant) -> Ve
 
 /// Work for the clone thread.
 pub(crate) enum Cmd {
-    /// Something the relay delivered.
-    Event(PeerEvent),
+    /// Something the relay delivered, and when (for the apply-lag metric).
+    Event(PeerEvent, Instant),
     /// The relay dropped our peer (too slow): reattach and catch up.
     Dropped,
     /// Run a closure on the clone (reads and writes from the HTTP APIs).
@@ -87,7 +87,7 @@ fn attach(relay: &Arc<Relay>, domain: &str, id: &str, cmd: &mpsc::Sender<Cmd>, r
     let cmd = cmd.clone();
     rt.spawn(async move {
         while let Some(event) = events.recv().await {
-            if cmd.send(Cmd::Event(event)).is_err() {
+            if cmd.send(Cmd::Event(event, Instant::now())).is_err() {
                 return; // the clone has stopped
             }
         }
@@ -107,9 +107,15 @@ impl Runner {
             }
             let deadline = [self.clone.next_deadline(), self.follow.deadline()].into_iter().flatten().min();
             let wait = deadline.map_or(IDLE_WAIT, |d| d.saturating_duration_since(Instant::now()));
+            let mut arrived = None;
             let input = match rx.recv_timeout(wait) {
-                Ok(Cmd::Event(event)) => match wire::input_of(event) {
-                    Some(input) => input,
+                Ok(Cmd::Event(event, at)) => match wire::input_of(event) {
+                    Some(input) => {
+                        if matches!(input, Input::Operation(_)) {
+                            arrived = Some(at);
+                        }
+                        input
+                    }
                     None => {
                         tracing::debug!("malformed relay event for the backup clone ignored");
                         continue;
@@ -142,6 +148,9 @@ impl Runner {
             };
             if !self.handle(input) {
                 return;
+            }
+            if let Some(at) = arrived {
+                crate::metrics::backup_applied(at.elapsed());
             }
         }
     }

@@ -5,9 +5,10 @@ mod account;
 mod admin;
 mod clone_api;
 mod clone_follow;
+mod docs;
 mod guard;
 mod openapi;
-mod site;
+pub mod site;
 mod subdomain;
 
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub struct ApiState {
     pub rotation_grace: std::time::Duration,
     pub mailer: crate::mail::Mailer,
     pub metrics_public: bool,
+    /// The website's files (`web.dir`).
+    pub web: site::WebDir,
     /// Becomes true when the gateway shuts down (ends event streams).
     pub stopping: watch::Receiver<bool>,
 }

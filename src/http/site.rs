@@ -5,12 +5,21 @@
 //! done by the browser against the Administration API, so this module knows
 //! no account rules.
 //!
+//! An operator who restyles the site sets `web.dir`: a file of the same
+//! name there (`layout.html`, a page fragment, `assets/site.css`, or any
+//! new file under `assets/`) replaces the embedded one, read at each request
+//! so edits show at once; every other file stays embedded.
+//!
 //! Every response forbids framing, sniffing and referrers, and its
 //! Content-Security-Policy admits scripts, styles and requests from this
 //! origin only (no inline script or style).
 
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -40,11 +49,60 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 
 /// The navigation bar: path and label.
 const NAV: &[(&str, &str)] =
-    &[("/", "Home"), ("/signup", "Sign up"), ("/account", "Account"), ("/publicKey", "Public key")];
+    &[("/", "Home"), ("/signup", "Sign up"), ("/account", "Account"), ("/publicKey", "Public key"), ("/docs", "Docs")];
+
+/// Content types of the files an operator's `web.dir/assets` may add.
+const ASSET_TYPES: &[(&str, &str)] = &[
+    ("css", "text/css; charset=utf-8"),
+    ("js", "text/javascript; charset=utf-8"),
+    ("svg", "image/svg+xml"),
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("webp", "image/webp"),
+    ("ico", "image/x-icon"),
+    ("woff2", "font/woff2"),
+];
+
+/// Where the site's files come from: embedded, or the operator's directory
+/// first (`web.dir`).
+#[derive(Clone, Default)]
+pub struct WebDir(Option<Arc<PathBuf>>);
+
+impl WebDir {
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        WebDir(dir.map(Arc::new))
+    }
+
+    /// The operator's copy of `name` (a relative path of known, safe
+    /// segments), or `None` to use the embedded one.
+    fn read(&self, name: &str) -> Option<Vec<u8>> {
+        let dir = self.0.as_deref()?;
+        match std::fs::read(dir.join(name)) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                tracing::warn!(file = %dir.join(name).display(), error = %e, "web.dir file unreadable; serving the embedded one");
+                None
+            }
+        }
+    }
+
+    /// A page template: the operator's, or the embedded one.
+    fn text(&self, name: &str, embedded: &'static str) -> Cow<'static, str> {
+        match self.read(name).map(String::from_utf8) {
+            Some(Ok(text)) => Cow::Owned(text),
+            Some(Err(_)) => {
+                tracing::warn!(file = name, "web.dir file is not UTF-8; serving the embedded one");
+                Cow::Borrowed(embedded)
+            }
+            None => Cow::Borrowed(embedded),
+        }
+    }
+}
 
 /// The site's routes, merged into the gateway's router.
 pub fn routes() -> Router<ApiState> {
-    let mut router = Router::new()
+    Router::new()
         .route("/", get(home))
         .route("/publicKey", get(public_key))
         .route("/signup", get(sign_up))
@@ -52,15 +110,32 @@ pub fn routes() -> Router<ApiState> {
         // The Node gateway's page names, so that old links still land
         .route("/register", get(|| async { Redirect::permanent("/signup") }))
         .route("/activate", get(|| async { Redirect::permanent("/signup") }))
-        .route("/favicon.ico", get(|| async { Redirect::permanent("/assets/icon.svg") }));
-    for &(path, content_type, body) in ASSETS {
-        router = router.route(path, get(move || async move { secured(StatusCode::OK, content_type, body) }));
+        .route("/favicon.ico", get(|| async { Redirect::permanent("/assets/icon.svg") }))
+        .route("/assets/{file}", get(asset))
+        .merge(super::docs::routes())
+}
+
+/// `GET /assets/{file}`: the operator's file of that name, else the
+/// embedded one.
+async fn asset(State(state): State<ApiState>, Path(file): Path<String>) -> Response {
+    let safe = !file.starts_with('.') && file.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    let extension = file.rsplit_once('.').map(|(_, ext)| ext);
+    let content_type = ASSET_TYPES.iter().find(|(ext, _)| Some(*ext) == extension).map(|(_, t)| *t);
+    let path = format!("/assets/{file}");
+    let embedded = ASSETS.iter().find(|(p, _, _)| *p == path);
+    let found = match (safe, content_type) {
+        (true, Some(content_type)) => state.web.read(&format!("assets/{file}")).map(|bytes| (content_type, bytes)),
+        _ => None,
+    };
+    match (found, embedded) {
+        (Some((content_type, bytes)), _) => secured(StatusCode::OK, content_type, bytes),
+        (None, Some(&(_, content_type, bytes))) => secured(StatusCode::OK, content_type, bytes),
+        (None, None) => secured(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "no such file"),
     }
-    router
 }
 
 /// A response with the site's security headers.
-fn secured(status: StatusCode, content_type: &'static str, body: impl IntoResponse) -> Response {
+pub(super) fn secured(status: StatusCode, content_type: &'static str, body: impl IntoResponse) -> Response {
     let mut res = (status, body).into_response();
     let headers = res.headers_mut();
     for (name, value) in [
@@ -119,7 +194,7 @@ fn nav(current: &str) -> String {
 }
 
 /// A page: its fragment in the layout, with this gateway's names filled in.
-fn page(state: &ApiState, path: &str, title: &str, main: &str, extra: &[(&str, &str)]) -> String {
+pub(super) fn page(state: &ApiState, path: &str, title: &str, main: &str, extra: &[(&str, &str)]) -> String {
     let origin = escape(&state.gateway.origin);
     let domain = escape(&state.gateway.domain);
     let mut values = vec![("origin", origin.as_str()), ("domain", domain.as_str())];
@@ -127,7 +202,7 @@ fn page(state: &ApiState, path: &str, title: &str, main: &str, extra: &[(&str, &
     let main = fill(main, &values);
     let nav = nav(path);
     values.extend_from_slice(&[("title", title), ("nav", nav.as_str()), ("main", main.as_str())]);
-    fill(LAYOUT, &values)
+    fill(&state.web.text("layout.html", LAYOUT), &values)
 }
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -136,17 +211,17 @@ fn html(status: StatusCode, body: String) -> Response {
 
 /// `GET /`: what the gateway is and how to connect a clone to it.
 pub async fn home(State(state): State<ApiState>) -> Response {
-    html(StatusCode::OK, page(&state, "/", "Home", HOME, &[]))
+    html(StatusCode::OK, page(&state, "/", "Home", &state.web.text("index.html", HOME), &[]))
 }
 
 /// `GET /signup`: account name and email, activation code, new key.
 async fn sign_up(State(state): State<ApiState>) -> Response {
-    html(StatusCode::OK, page(&state, "/signup", "Sign up", SIGN_UP, &[]))
+    html(StatusCode::OK, page(&state, "/signup", "Sign up", &state.web.text("signup.html", SIGN_UP), &[]))
 }
 
 /// `GET /account`: sign in with a key and manage the account.
 async fn account(State(state): State<ApiState>) -> Response {
-    html(StatusCode::OK, page(&state, "/account", "Account", ACCOUNT, &[]))
+    html(StatusCode::OK, page(&state, "/account", "Account", &state.web.text("account.html", ACCOUNT), &[]))
 }
 
 /// `GET /publicKey`: the root public key exactly as `/api/v1/publicKey`
@@ -158,9 +233,13 @@ async fn public_key(State(state): State<ApiState>) -> Response {
             let fingerprint = fingerprint(&pem).unwrap_or_else(|| "(not a PEM key)".to_owned());
             let pem = escape(&pem);
             let extra = [("pem", pem.as_str()), ("fingerprint", fingerprint.as_str())];
-            html(StatusCode::OK, page(&state, "/publicKey", title, PUBLIC_KEY, &extra))
+            let main = state.web.text("publickey.html", PUBLIC_KEY);
+            html(StatusCode::OK, page(&state, "/publicKey", title, &main, &extra))
         }
-        Err(_) => html(StatusCode::SERVICE_UNAVAILABLE, page(&state, "/publicKey", title, PUBLIC_KEY_UNAVAILABLE, &[])),
+        Err(_) => {
+            let main = state.web.text("publickey-unavailable.html", PUBLIC_KEY_UNAVAILABLE);
+            html(StatusCode::SERVICE_UNAVAILABLE, page(&state, "/publicKey", title, &main, &[]))
+        }
     }
 }
 

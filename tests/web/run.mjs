@@ -133,6 +133,42 @@ test('public key page shows exactly GET /api/v1/publicKey and its fingerprint', 
   }
 });
 
+test('documentation: every page of doc/ rendered, its links resolving on this origin', async () => {
+  const w = await open();
+  try {
+    const { page } = w;
+    await page.goto('/');
+    await page.getByRole('navigation').getByRole('link', { name: 'Docs' }).click();
+    await page.waitForURL('**/docs');
+    assert.equal(await page.locator('main h1').first().textContent(), 'meld-gateway documentation');
+    const seen = new Set(), queue = ['/docs'];
+    while (queue.length) {
+      const path = queue.shift();
+      if (seen.has(path)) continue;
+      seen.add(path);
+      const res = await page.goto(path);
+      assert.equal(res.status(), 200, path);
+      assert.match(res.headers()['content-security-policy'], /default-src 'none'/, path);
+      const hrefs = await page.locator('main a[href^="/docs"]').evaluateAll(as => as.map(a => a.getAttribute('href')));
+      for (const href of hrefs) {
+        const [target, fragment] = href.split('#');
+        if (fragment) {
+          if (target !== path) await page.goto(target);
+          assert.ok(await page.evaluate(id => !!document.getElementById(id), fragment), `${path} links to ${href}`);
+          if (target !== path) await page.goto(path);
+        }
+        if (!target.startsWith('/docs/img/')) queue.push(target);
+      }
+    }
+    for (const expected of ['/docs/getting-started', '/docs/http-api', '/docs/operator-guide', '/docs/security', '/docs/architecture'])
+      assert.ok(seen.has(expected), `${expected} reachable from /docs (${[...seen]})`);
+    await page.goto('/docs/operator-guide');
+    await shot(page, 'docs-operator-guide');
+  } finally {
+    await w.close();
+  }
+});
+
 test('sign-up: account and email, emailed code (a wrong one first), key shown once', async () => {
   const w = await open();
   // The wrong code's 401 is logged by the browser as a failed resource load

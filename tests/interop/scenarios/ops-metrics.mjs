@@ -46,11 +46,23 @@ export default async function (ctx) {
   const b = await ctx.clone(config, { genesis: false, auth: null });
   await a.write({ '@id': 'm1', n: 1 });
   await ctx.untilSubject(b, 'm1');
+  // A named subdomain: its backup clone applies what a clone writes
+  const lagName = ctx.freshName('lag');
+  const c = await ctx.clone(await ctx.putSubdomain(acc, lagName), { auth: acc.auth });
+  await c.write({ '@id': 'lag1', n: 1 });
+  const state = `${ctx.subdomainPath(acc, lagName)}/state?q=${encodeURIComponent('{"@describe":"lag1"}')}`;
+  for (let tries = 0; !(await ctx.http('GET', state, { auth: acc.auth })).text.includes('lag1'); tries++) {
+    assert.ok(tries < 200, 'the backup clone applied the write');
+    await new Promise(resolve => setTimeout(resolve, 50));
+  }
 
   const after = await scrape();
   const moved = (name, labels) => after.value(name, labels) - before.value(name, labels);
   assert.ok(moved('meld_gateway_auth_failures_total') >= 1, 'authentication failures counted');
   assert.ok(moved('meld_gateway_relay_operations_received_total') >= 1, 'operations counted');
+  assert.ok(moved('meld_gateway_backup_operations_applied_total') >= 1, 'backup applies counted');
+  assert.ok(moved('meld_gateway_backup_apply_lag_microseconds_total') > 0, 'apply lag summed');
+  assert.ok(after.value('meld_gateway_backup_apply_lag_max_microseconds') > 0, 'apply lag maximum');
   assert.ok(moved('meld_gateway_relay_payload_bytes_received_total') > 0, 'relayed bytes counted');
   assert.ok(moved('meld_gateway_relay_events_delivered_total') >= 1, 'deliveries counted');
   assert.ok(after.value('meld_gateway_relay_sockets_open') >= 2, 'open sockets gauge');
