@@ -214,10 +214,30 @@ JRQL = [
 ]
 
 
+def edge_seeds():
+    """Seeds for the request-edge targets (auth_edges, http_api)."""
+    b64 = lambda t: base64.b64encode(t.encode()).decode()
+    auth = [b"\x00Basic " + b64(u).encode() for u in ["fuzzacc:fuzzroot.abcdef:" + "a" * 74, "x:y", "nocolon"]]
+    auth += [b"\x00Bearer eyJhbGciOiJFZERTQSIsImtpZCI6ImsifQ.eyJpc3MiOiJ4In0.c2ln", b"\x00Digest x"]
+    auth += [b"\x01" + json.dumps(a).encode() for a in
+             [{}, {"user": "fuzzroot", "key": "fuzzroot.abcdef:secret"}, {"jwt": "a.b.c"}, {"user": 1}, None, []]]
+    auth += [b"\x02@id=c1&@domain=x.fuzzroot.fuzz.example.org", b"\x02@id=&@domain=d", b"\x02@id=a&@id=b&@domain=d"]
+    bodies = [{"@insert": {"naming": "uuid"}}, {"email": "a@b.c"}, {"useSignatures": False},
+              {"@describe": "?s"}, {"@insert": {"@id": "fred", "name": "Fred"}}, {"@update": {"@id": "fred", "n": 2}}]
+    http = []
+    for route in range(17):
+        for method in range(3):
+            for body in bodies:
+                http.append(bytes([route, method, route % 4]) + b"\xff".join(
+                    [b"", b"", b"q=" + json.dumps(body).encode() if route % 2 else b"", b"Basic eDp5",
+                     json.dumps(body).encode()]))
+    return {"auth_edges": auth, "http_api": http}
+
+
 def main():
     vectors = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_VECTORS
     total = 0
-    for target, items in collect(vectors).items():
+    for target, items in {**collect(vectors), **edge_seeds()}.items():
         folder = FUZZ / "corpus" / target
         folder.mkdir(parents=True, exist_ok=True)
         names = set()

@@ -29,6 +29,7 @@ pub use peer::{PEER_QUEUE, Peer, PeerEvent, PeerEvents};
 use std::future::Future;
 use std::pin::Pin;
 
+pub use handshake::HandshakeQuery;
 pub use room::Unicast;
 use room::{Room, Sink};
 pub use stats::RelayStats;
