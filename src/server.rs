@@ -57,6 +57,7 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
         FollowSettings { queue_limit: config.update_queue_limit, lock_timeout: config.lock_timeout },
     );
     relay.set_opener(Arc::new(backups.clone()));
+    crate::relay::spawn_rechecks(&relay, RECHECK_EVERY);
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let state = ApiState {
         stopping,
@@ -74,6 +75,10 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
     };
     Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups, stop })
 }
+
+/// How often every socket's admission is checked again even when no
+/// credentials changed (a rotated key's grace period ends by itself).
+const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs the gateway until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {

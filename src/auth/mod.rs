@@ -15,7 +15,7 @@ pub mod signature;
 
 pub use credentials::{Credentials, HandshakeAuth};
 pub use key::{AuthKey, KEYID_LEN, SecretHash};
-pub use policy::{Authority, Caller, Principal};
+pub use policy::{Admission, Authority, Caller, Principal};
 
 /// Why authentication or authorisation failed. The `Display` text is safe to
 /// show to the client; it never contains secrets.

@@ -261,6 +261,84 @@ impl Authority {
     }
 }
 
+/// What a socket was admitted with, kept so that its admission can be
+/// checked again while it stays connected. Holds key ids, never secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// The root key: admitted everywhere for as long as it is configured.
+    Root,
+    /// No credentials, on a UUID subdomain of an account that allows it.
+    Anonymous,
+    /// An account key (`{user, key}`).
+    Key { keyid: String },
+    /// A token (`{jwt}`), by the id of the key that signed it.
+    Token { keyid: String },
+}
+
+impl Admission {
+    /// The admission of `who`, who presented `auth`.
+    pub fn of(auth: &HandshakeAuth, who: &Principal) -> Admission {
+        match (who, auth) {
+            (Principal::Root, _) => Admission::Root,
+            (_, HandshakeAuth::Anonymous) => Admission::Anonymous,
+            (_, HandshakeAuth::Key { key, .. }) => {
+                Admission::Key { keyid: AuthKey::parse(key).map(|k| k.keyid).unwrap_or_default() }
+            }
+            (_, HandshakeAuth::Jwt(token)) => Admission::Token { keyid: jwt::key_id(token).unwrap_or_default() },
+        }
+    }
+}
+
+impl Authority {
+    /// Would a socket admitted to `domain` with `admission` still be
+    /// admitted? Not if its key was revoked or rotated out (tokens: the key
+    /// that signed them), its account no longer allows that kind of remote
+    /// authentication, or the account or subdomain is gone. A token's own
+    /// expiry is not checked again: it bounds when a socket may be admitted.
+    pub fn still_admits(&self, domain: &str, admission: &Admission) -> Result<(), AuthError> {
+        if *admission == Admission::Root {
+            return Ok(());
+        }
+        let sd = SubdomainId::from_domain(domain, &self.gateway_domain)
+            .ok_or(AuthError::Forbidden("domain is not a subdomain of this gateway"))?;
+        let account = self.accounts.get(&sd.account)?.ok_or(AuthError::Forbidden("unknown account"))?;
+        let named = account.subdomains.contains(&sd.name);
+        let key_usable = |keyid: &str| -> Result<(), AuthError> {
+            if keyid == self.root_key.keyid {
+                return Ok(());
+            }
+            Self::usable(&self.accounts.key(keyid)?.ok_or(AuthError::Revoked)?)
+        };
+        match admission {
+            Admission::Root => Ok(()),
+            Admission::Anonymous if !account.allows_anon_remotes() || named => {
+                Err(AuthError::Forbidden("anonymous messaging unavailable"))
+            }
+            Admission::Anonymous => Ok(()),
+            Admission::Key { keyid } => {
+                key_usable(keyid)?;
+                if !account.allows_key_remotes() {
+                    return Err(AuthError::Forbidden("key-authenticated messaging unavailable"));
+                }
+                if !sd.is_uuid() && !named {
+                    return Err(AuthError::Forbidden("unknown subdomain"));
+                }
+                Ok(())
+            }
+            Admission::Token { keyid } => {
+                key_usable(keyid)?;
+                if !account.remotes_auth.contains(&RemotesAuth::Jwt) {
+                    return Err(AuthError::Forbidden("token-authenticated messaging unavailable"));
+                }
+                if !sd.is_uuid() && !named {
+                    return Err(AuthError::Forbidden("unknown subdomain"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +371,41 @@ mod tests {
 
     fn key(user: &str, key: &str) -> HandshakeAuth {
         HandshakeAuth::Key { user: user.into(), key: key.into() }
+    }
+
+    #[test]
+    fn admissions_lapse_with_their_key_or_the_accounts_settings() {
+        let f = fixture();
+        let admitted = |auth: &HandshakeAuth| {
+            let (who, _) = f.auth.authorise_handshake(UUID_A, auth).unwrap();
+            Admission::of(auth, &who)
+        };
+        let by_key = admitted(&key("acca", &f.a_key));
+        let anon = admitted(&HandshakeAuth::Anonymous);
+        let by_root = admitted(&key("rootacc", &f.root.reveal()));
+        assert!(!f.a_key.contains(&format!("{by_key:?}")[5..]), "no secret kept: {by_key:?}");
+        for admission in [&by_key, &anon, &by_root] {
+            f.auth.still_admits(UUID_A, admission).unwrap();
+        }
+        // Only tokens allowed now: the anonymous and key sockets lapse
+        let patch = AccountPatch::from_json(
+            "acca",
+            &json!({"@delete": {"remotesAuth": ["anon", "key"]}, "@insert": {"remotesAuth": ["jwt"]}}),
+        )
+        .unwrap();
+        f.auth.accounts.patch("acca", &patch).unwrap();
+        assert!(f.auth.still_admits(UUID_A, &anon).is_err());
+        assert!(f.auth.still_admits(UUID_A, &by_key).is_err());
+        f.auth.still_admits(UUID_A, &by_root).unwrap();
+        // Key messaging back, then the key revoked
+        let patch = AccountPatch::from_json("acca", &json!({"@insert": {"remotesAuth": ["key"]}})).unwrap();
+        f.auth.accounts.patch("acca", &patch).unwrap();
+        f.auth.still_admits(UUID_A, &by_key).unwrap();
+        let Admission::Key { keyid } = &by_key else { panic!("{by_key:?}") };
+        assert!(f.auth.accounts.revoke_key("acca", keyid).unwrap());
+        assert!(matches!(f.auth.still_admits(UUID_A, &by_key), Err(AuthError::Revoked)));
+        // Another account's domain never admits
+        assert!(f.auth.still_admits("cabcdefghijklmnopqrstuvwx.accb.ex.org", &anon).is_err());
     }
 
     #[test]

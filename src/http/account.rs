@@ -164,6 +164,7 @@ pub async fn revoke_key(
         return Err(ApiError::NotFound);
     }
     tracing::info!(target: "audit", account = %account, keyid = %keyid, by = who.describe(), "key revoked");
+    state.relay.recheck_admissions();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -260,6 +261,7 @@ pub async fn patch_account(
     let patch = AccountPatch::from_json(&account, &body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state.accounts.patch(&account, &patch)?.ok_or(ApiError::NotFound)?;
     tracing::info!(target: "audit", account = %account, by = who.describe(), "account details changed");
+    state.relay.recheck_admissions();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -284,6 +286,7 @@ pub async fn delete_account(
         state.relay.close_domain(&sd.to_domain(&state.gateway.domain));
     }
     tracing::info!(target: "audit", account = %account, by = who.describe(), "account deleted");
+    state.relay.recheck_admissions();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,7 +11,7 @@ use socketioxide::extract::{SocketRef, State, TryData};
 use super::{Conn, Relay, events};
 use crate::accounts::SubdomainId;
 use crate::auth::lockout::LockedOut;
-use crate::auth::{AuthError, HandshakeAuth};
+use crate::auth::{Admission, AuthError, HandshakeAuth};
 
 /// Longest accepted clone id; m-ld ids are short (cuids, UUIDs).
 const MAX_CLONE_ID: usize = 256;
@@ -137,8 +137,10 @@ fn decide(
     // Only presented credentials count: an anonymous refusal guesses nothing
     let presented = auth.is_some_and(|a| a.as_object().is_some_and(|o| o.values().any(|v| !v.is_null())));
     let auth = HandshakeAuth::from_json(auth).map_err(Refusal::Auth);
-    let decision =
-        auth.and_then(|auth| relay.authority.authorise_handshake(&query.domain, &auth).map_err(Refusal::Auth));
+    let decision = auth.and_then(|auth| {
+        let (who, sd) = relay.authority.authorise_handshake(&query.domain, &auth).map_err(Refusal::Auth)?;
+        Ok((Admission::of(&auth, &who), who, sd))
+    });
     if let Some(ip) = ip.filter(|_| presented) {
         match &decision {
             Err(Refusal::Auth(AuthError::Store(_))) => {}
@@ -150,13 +152,14 @@ fn decide(
         }
     }
     match decision {
-        Ok((who, sd)) => {
+        Ok((admission, who, sd)) => {
             tracing::debug!(sid = %socket.id, domain = %query.domain, id = %query.id, who = who.describe(), "relay: socket accepted");
             let conn = Arc::new(Conn {
                 domain: query.domain.into(),
                 clone_id: query.id.into(),
                 room: Default::default(),
                 closed: AtomicBool::new(false),
+                admission,
             });
             Ok((conn, sd))
         }

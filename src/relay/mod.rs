@@ -11,6 +11,7 @@
 mod events;
 mod handshake;
 mod peer;
+mod recheck;
 mod room;
 mod stats;
 
@@ -30,6 +31,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use handshake::HandshakeQuery;
+pub use recheck::spawn_rechecks;
 pub use room::Unicast;
 use room::{Room, Sink};
 pub use stats::RelayStats;
@@ -56,6 +58,8 @@ pub struct Relay {
     rooms: Mutex<HashMap<Arc<str>, Arc<Room>>>,
     authority: Authority,
     opener: OnceLock<Arc<dyn DomainOpener>>,
+    /// Wakes the admission re-check (credentials changed).
+    recheck: Arc<tokio::sync::Notify>,
     /// What the relay has done.
     pub stats: RelayStats,
 }
@@ -68,6 +72,8 @@ pub(crate) struct Conn {
     room: OnceLock<Arc<Room>>,
     /// Set once the socket has disconnected: it must not join any more.
     closed: AtomicBool,
+    /// What it was admitted with, checked again when credentials change.
+    admission: crate::auth::Admission,
 }
 
 impl Relay {
@@ -77,6 +83,7 @@ impl Relay {
             rooms: Mutex::new(HashMap::new()),
             authority,
             opener: OnceLock::new(),
+            recheck: Arc::new(tokio::sync::Notify::new()),
             stats: RelayStats::default(),
         })
     }

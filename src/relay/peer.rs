@@ -84,6 +84,8 @@ impl Relay {
             clone_id: clone_id.into(),
             room: OnceLock::new(),
             closed: AtomicBool::new(false),
+            // The gateway's own backup clone
+            admission: crate::auth::Admission::Root,
         });
         let sink = Sink::Peer(PeerSink { tx, conn: Arc::downgrade(&conn), sid });
         let _ = self.join(&conn, sid, sink);
