@@ -679,6 +679,9 @@ impl Config {
             .key
             .map(|k| AuthKey::parse(&k).map_err(|_| invalid("auth.key", "expected <root-account>.<keyid>:<secret>")))
             .transpose()?;
+        if let Some(key) = &root_key {
+            check_root_secret(key.secret())?;
+        }
         let max_buffered_packets = s.relay.max_buffered_packets.unwrap_or(DEFAULT_MAX_BUFFERED_PACKETS);
         if max_buffered_packets < 16 {
             return Err(invalid("relay.max_buffered_packets", "must be at least 16"));
@@ -753,9 +756,53 @@ impl Config {
     }
 }
 
+/// Shortest root secret accepted: 68 characters of the 16-letter alphabet
+/// that `init` (and the Node gateway) draw from carry 272 bits.
+const MIN_ROOT_SECRET_CHARS: usize = 68;
+
+/// Refuses a configured root secret that cannot be a random 272-bit key:
+/// too short, or made of few distinct characters (`aaaa…`, `abab…`).
+fn check_root_secret(secret: &str) -> Result<(), ConfigError> {
+    let distinct = secret.bytes().collect::<std::collections::HashSet<_>>().len();
+    if secret.len() < MIN_ROOT_SECRET_CHARS || distinct < 10 {
+        return Err(invalid(
+            "auth.key",
+            format!(
+                "the secret is too weak for the root key (at least {MIN_ROOT_SECRET_CHARS} random characters); \
+                 generate one with `meld-gateway init`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const STRONG_ROOT_KEY: &str =
+        "root.abcdef:abcdefghijklmnopabcdefghijklmnopabcdefghijklmnopabcdefghijklmnopabcdefghij";
+
+    #[test]
+    fn weak_root_secrets_are_refused() {
+        for weak in [
+            "root.abcdef:secret",
+            &format!("root.abcdef:{}", "a".repeat(100)),
+            &format!("root.abcdef:{}", "ab".repeat(40)),
+        ] {
+            let settings = Settings {
+                auth: AuthSettings { key: Some(weak.to_string()), ..Default::default() },
+                ..Default::default()
+            };
+            let e = Config::from_settings(settings).unwrap_err().to_string();
+            assert!(e.contains("too weak") && !e.contains(weak), "{e}");
+        }
+        let settings = Settings {
+            auth: AuthSettings { key: Some(STRONG_ROOT_KEY.into()), ..Default::default() },
+            ..Default::default()
+        };
+        assert!(Config::from_settings(settings).is_ok());
+    }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -792,7 +839,7 @@ mod tests {
         let env = Settings::from_env(&env(&[
             ("M_LD_GATEWAY_GATEWAY", "env.org"),
             ("M_LD_GATEWAY_ADDRESS__PORT", "2222"),
-            ("M_LD_GATEWAY_AUTH__KEY", "root.abcdef:secret"),
+            ("M_LD_GATEWAY_AUTH__KEY", STRONG_ROOT_KEY),
             ("LOG_LEVEL", ""),
         ]))
         .unwrap();
