@@ -157,6 +157,9 @@ fn decide(
                 clone_id: query.id.into(),
                 room: Default::default(),
                 closed: AtomicBool::new(false),
+                ip,
+                budget: super::budget::Budget::new(&relay.limits),
+                refused: AtomicBool::new(false),
             });
             Ok((conn, sd))
         }
