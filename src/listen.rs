@@ -85,7 +85,8 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = stopping.wait_for(|stopped| *stopped) => break,
+            // (the guard `wait_for` returns is dropped inside, keeping this future Send)
+            () = async { let _ = stopping.wait_for(|stopped| *stopped).await; } => break,
         };
         // Over a limit: closed before a byte is read (the refusal is
         // counted and logged, a line a second at most)
