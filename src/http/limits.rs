@@ -75,7 +75,7 @@ impl HttpLimits {
     /// Counts an activation mail to `email` asked from `ip`; refuses past
     /// either rate. The address is compared case-insensitively.
     pub fn activation(&self, ip: Option<IpAddr>, email: &str) -> Result<(), ApiError> {
-        if let Some(ip) = ip {
+        if let Some(ip) = ip.map(crate::limits::client_key) {
             self.activations_per_ip.check(&ip).map_err(|w| self.refused(Which::ActivationsPerIp, ip, w))?;
         }
         let key = email.to_ascii_lowercase();
@@ -96,7 +96,7 @@ pub async fn rate_limit(State(state): State<ApiState>, req: Request, next: Next)
         return next.run(req).await;
     }
     let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
-    let Some(ip) = state.authority.client_ip(peer, req.headers()) else {
+    let Some(ip) = state.authority.client_ip(peer, req.headers()).map(crate::limits::client_key) else {
         return next.run(req).await;
     };
     let credentials = req.headers().contains_key(header::AUTHORIZATION);

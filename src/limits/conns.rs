@@ -1,6 +1,7 @@
-//! Open TCP connections, per client IP and in total: counted when accepted,
-//! released when the connection task ends (a [`ConnSlot`] dropped). Past a
-//! limit the accept loop closes the new connection at once.
+//! Open TCP connections, per client IP (an IPv6 client by its /64 prefix)
+//! and in total: counted when accepted, released when the connection task
+//! ends (a [`ConnSlot`] dropped). Past a limit the accept loop closes the
+//! new connection at once.
 //!
 //! The IP here is the TCP peer: behind a proxy every connection comes from
 //! the proxy, so `per_ip` must then be at least the proxy's own connection
@@ -80,6 +81,7 @@ impl Conns {
     /// Counts a new connection from `ip`, or refuses it (counted in the
     /// metrics and logged, at most once a second).
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnSlot, ConnRefusal> {
+        let ip = super::client_key(ip);
         let refusal = {
             let mut state = self.lock();
             let from_ip = state.by_ip.get(&ip).copied().unwrap_or(0);

@@ -12,8 +12,23 @@ pub mod rate;
 pub use conns::{ConnLimits, ConnRefusal, ConnSlot, Conns};
 pub use rate::{KeyedLimiter, Quota, RetryAfter};
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+/// The key a client IP is limited under: an IPv4 address as it is (an
+/// IPv4-mapped IPv6 one as IPv4), an IPv6 address by its /64 prefix, since
+/// one subscriber usually holds a whole /64 and could otherwise take a new
+/// address, and a fresh bucket, for every request.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
 
 /// At most one log line a second for a kind of refusal, so that a flood of
 /// refusals does not flood the log: [`LogThrottle::allow`] says whether to
@@ -44,5 +59,28 @@ impl LogThrottle {
             return None;
         }
         Some(self.skipped.swap(0, Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_prefix() {
+        let key = |s: &str| client_key(s.parse().unwrap()).to_string();
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    }
+
+    #[test]
+    fn log_throttle_allows_one_line_a_second() {
+        let t = LogThrottle::default();
+        assert_eq!(t.allow(), Some(0));
+        assert_eq!(t.allow(), None);
+        assert_eq!(t.allow(), None);
     }
 }

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 /// idle the new key is refused (an attacker with that many addresses is
 /// better slowed down as a whole than let through).
 const MAX_KEYS: usize = 100_000;
+/// Least time between two sweeps of a full table.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// How many things per how long, with what burst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +57,14 @@ pub struct KeyedLimiter<K> {
     quota: Quota,
     /// Key → theoretical arrival time of its next request.
     tats: Mutex<HashMap<K, Instant>>,
+    /// When the table was last swept (only ever locked inside `tats`).
+    swept: Mutex<Option<Instant>>,
 }
 
 impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// A limiter allowing `quota` per key.
     pub fn new(quota: Quota) -> Self {
-        KeyedLimiter { quota, tats: Mutex::new(HashMap::new()) }
+        KeyedLimiter { quota, tats: Mutex::new(HashMap::new()), swept: Mutex::new(None) }
     }
 
     /// The quota this limiter applies.
@@ -106,10 +110,14 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
             return Ok(());
         }
         if tats.len() >= MAX_KEYS {
-            // Entries in the past are full buckets: forgetting them changes nothing
-            tats.retain(|_, tat| *tat > now);
+            // Entries in the past are full buckets: forgetting them changes
+            // nothing. A sweep scans every key, so at most one a second
+            if self.swept.lock().unwrap_or_else(|p| p.into_inner()).is_none_or(|at| now >= at + SWEEP_EVERY) {
+                tats.retain(|_, tat| *tat > now);
+                *self.swept.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
+            }
             if tats.len() >= MAX_KEYS {
-                return Err(RetryAfter(self.quota.interval));
+                return Err(RetryAfter(self.quota.interval.max(SWEEP_EVERY)));
             }
         }
         tats.insert(key.clone(), self.verdict(now, now)?);
