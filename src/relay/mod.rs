@@ -202,7 +202,7 @@ impl Relay {
     }
 
     /// Whether a socket's message keeps to its limits: one atomic
-    /// subtraction and a length sum on the way through.
+    /// load and store, and a length sum on the way through.
     #[inline]
     fn check_limits(&self, conn: &Conn, bytes: usize) -> Result<(), Exceeded> {
         if bytes as u64 > self.limits.max_bytes {
