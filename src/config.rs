@@ -28,6 +28,39 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 8 * 1024 * 1024;
 pub const DEFAULT_UPDATE_QUEUE_LIMIT: usize = 1000;
 /// Default Clone API lock timeout, in seconds.
 pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 300;
+/// Default messages per second one socket may send on average: above what
+/// one m-ld clone can produce (the shared bench's senders reach ~50k/s).
+pub const DEFAULT_RELAY_MESSAGES_PER_SEC: u64 = 100_000;
+/// Default messages one socket may send at once (a snapshot's burst).
+pub const DEFAULT_RELAY_MESSAGE_BURST: u64 = 200_000;
+/// Default most open connections from one IP (the shared bench holds 5,000
+/// sockets from one address).
+pub const DEFAULT_CONNECTIONS_PER_IP: usize = 10_000;
+/// Default most open connections in all.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
+/// Default HTTP requests per second per IP without credentials (website,
+/// activation, anonymous configs), and their burst.
+pub const DEFAULT_ANON_REQUESTS_PER_SEC: u32 = 50;
+/// See [`DEFAULT_ANON_REQUESTS_PER_SEC`].
+pub const DEFAULT_ANON_REQUEST_BURST: u32 = 200;
+/// Default HTTP requests per second per IP with credentials, and their burst.
+pub const DEFAULT_REQUESTS_PER_SEC: u32 = 5_000;
+/// See [`DEFAULT_REQUESTS_PER_SEC`].
+pub const DEFAULT_REQUEST_BURST: u32 = 10_000;
+/// Default activation emails per client IP per window.
+pub const DEFAULT_ACTIVATIONS_PER_IP: u32 = 5;
+/// Default window for [`DEFAULT_ACTIVATIONS_PER_IP`], in seconds.
+pub const DEFAULT_ACTIVATIONS_PER_IP_WINDOW_SECS: u64 = 600;
+/// Default activation emails per address per window.
+pub const DEFAULT_ACTIVATIONS_PER_EMAIL: u32 = 3;
+/// Default window for [`DEFAULT_ACTIVATIONS_PER_EMAIL`], in seconds.
+pub const DEFAULT_ACTIVATIONS_PER_EMAIL_WINDOW_SECS: u64 = 3600;
+/// Default most named subdomains per account.
+pub const DEFAULT_SUBDOMAINS_PER_ACCOUNT: usize = 1_000;
+/// Default largest Clone API write, in bytes.
+pub const DEFAULT_CLONE_WRITE_BYTES: usize = 1024 * 1024;
+/// Default longest wait for a request body's next bytes, in seconds.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 /// A rotated key keeps working for a day, time to roll the new one out.
 pub const DEFAULT_ROTATION_GRACE_SECS: u64 = 24 * 60 * 60;
 
@@ -72,6 +105,92 @@ pub struct Settings {
     /// `[smtp]` section: where activation emails go.
     #[serde(default)]
     pub smtp: SmtpSettings,
+    /// `[limits]` section: limits against exhaustion.
+    #[serde(default)]
+    pub limits: LimitsSettings,
+}
+
+/// `[limits]`: connections, request rates, activation mails, subdomains and
+/// body timeouts (the relay's per-socket limits are in `[relay]`).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Most open connections from one IP (`M_LD_GATEWAY_LIMITS__CONNECTIONS_PER_IP`).
+    pub connections_per_ip: Option<usize>,
+    /// Most open connections in all (`M_LD_GATEWAY_LIMITS__MAX_CONNECTIONS`).
+    pub max_connections: Option<usize>,
+    /// HTTP requests per second per IP without credentials
+    /// (`M_LD_GATEWAY_LIMITS__ANON_REQUESTS_PER_SEC`).
+    pub anon_requests_per_sec: Option<u32>,
+    /// (`M_LD_GATEWAY_LIMITS__ANON_REQUEST_BURST`)
+    pub anon_request_burst: Option<u32>,
+    /// HTTP requests per second per IP with credentials
+    /// (`M_LD_GATEWAY_LIMITS__REQUESTS_PER_SEC`).
+    pub requests_per_sec: Option<u32>,
+    /// (`M_LD_GATEWAY_LIMITS__REQUEST_BURST`)
+    pub request_burst: Option<u32>,
+    /// Activation emails per client IP per window
+    /// (`M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_IP`).
+    pub activations_per_ip: Option<u32>,
+    /// (`M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_IP_WINDOW_SECS`)
+    pub activations_per_ip_window_secs: Option<u64>,
+    /// Activation emails per address per window
+    /// (`M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_EMAIL`).
+    pub activations_per_email: Option<u32>,
+    /// (`M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_EMAIL_WINDOW_SECS`)
+    pub activations_per_email_window_secs: Option<u64>,
+    /// Most named subdomains per account (`M_LD_GATEWAY_LIMITS__SUBDOMAINS_PER_ACCOUNT`).
+    pub subdomains_per_account: Option<usize>,
+    /// Longest wait for a request body's next bytes, in seconds
+    /// (`M_LD_GATEWAY_LIMITS__BODY_TIMEOUT_SECS`).
+    pub body_timeout_secs: Option<u64>,
+}
+
+impl LimitsSettings {
+    /// This layer with any unset values taken from `lower`.
+    fn over(self, lower: LimitsSettings) -> LimitsSettings {
+        LimitsSettings {
+            connections_per_ip: self.connections_per_ip.or(lower.connections_per_ip),
+            max_connections: self.max_connections.or(lower.max_connections),
+            anon_requests_per_sec: self.anon_requests_per_sec.or(lower.anon_requests_per_sec),
+            anon_request_burst: self.anon_request_burst.or(lower.anon_request_burst),
+            requests_per_sec: self.requests_per_sec.or(lower.requests_per_sec),
+            request_burst: self.request_burst.or(lower.request_burst),
+            activations_per_ip: self.activations_per_ip.or(lower.activations_per_ip),
+            activations_per_ip_window_secs: self
+                .activations_per_ip_window_secs
+                .or(lower.activations_per_ip_window_secs),
+            activations_per_email: self.activations_per_email.or(lower.activations_per_email),
+            activations_per_email_window_secs: self
+                .activations_per_email_window_secs
+                .or(lower.activations_per_email_window_secs),
+            subdomains_per_account: self.subdomains_per_account.or(lower.subdomains_per_account),
+            body_timeout_secs: self.body_timeout_secs.or(lower.body_timeout_secs),
+        }
+    }
+
+    fn from_env(get: &dyn Fn(&'static str) -> Result<Option<u64>, ConfigError>) -> Result<Self, ConfigError> {
+        let u32_of = |name: &'static str| -> Result<Option<u32>, ConfigError> {
+            get(name)?.map(|v| u32::try_from(v).map_err(|_| invalid(name, "out of range"))).transpose()
+        };
+        let usize_of = |name: &'static str| -> Result<Option<usize>, ConfigError> {
+            get(name)?.map(|v| usize::try_from(v).map_err(|_| invalid(name, "out of range"))).transpose()
+        };
+        Ok(LimitsSettings {
+            connections_per_ip: usize_of("M_LD_GATEWAY_LIMITS__CONNECTIONS_PER_IP")?,
+            max_connections: usize_of("M_LD_GATEWAY_LIMITS__MAX_CONNECTIONS")?,
+            anon_requests_per_sec: u32_of("M_LD_GATEWAY_LIMITS__ANON_REQUESTS_PER_SEC")?,
+            anon_request_burst: u32_of("M_LD_GATEWAY_LIMITS__ANON_REQUEST_BURST")?,
+            requests_per_sec: u32_of("M_LD_GATEWAY_LIMITS__REQUESTS_PER_SEC")?,
+            request_burst: u32_of("M_LD_GATEWAY_LIMITS__REQUEST_BURST")?,
+            activations_per_ip: u32_of("M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_IP")?,
+            activations_per_ip_window_secs: get("M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_IP_WINDOW_SECS")?,
+            activations_per_email: u32_of("M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_EMAIL")?,
+            activations_per_email_window_secs: get("M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_EMAIL_WINDOW_SECS")?,
+            subdomains_per_account: usize_of("M_LD_GATEWAY_LIMITS__SUBDOMAINS_PER_ACCOUNT")?,
+            body_timeout_secs: get("M_LD_GATEWAY_LIMITS__BODY_TIMEOUT_SECS")?,
+        })
+    }
 }
 
 /// `[auth]`: the root key.
@@ -175,6 +294,11 @@ pub struct RelaySettings {
     pub max_buffered_packets: Option<usize>,
     /// Largest accepted message in bytes (`M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES`).
     pub max_message_bytes: Option<u64>,
+    /// Messages per second one socket may send on average
+    /// (`M_LD_GATEWAY_RELAY__MAX_MESSAGES_PER_SEC`).
+    pub max_messages_per_sec: Option<u64>,
+    /// Messages one socket may send at once (`M_LD_GATEWAY_RELAY__MESSAGE_BURST`).
+    pub message_burst: Option<u64>,
 }
 
 /// `[clone_api]`: following updates (poll and lock).
@@ -187,6 +311,8 @@ pub struct CloneApiSettings {
     /// Seconds a poll's or write's lock lasts unless renewed
     /// (`M_LD_GATEWAY_CLONE_API__LOCK_TIMEOUT_SECS`).
     pub lock_timeout_secs: Option<u64>,
+    /// Largest write body, in bytes (`M_LD_GATEWAY_CLONE_API__MAX_WRITE_BYTES`).
+    pub max_write_bytes: Option<usize>,
 }
 
 /// `[smtp]`: the mail server for activation codes, with the Node gateway's
@@ -360,11 +486,15 @@ impl Settings {
             relay: RelaySettings {
                 max_buffered_packets: parse("M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS")?.map(|v| v as usize),
                 max_message_bytes: parse("M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES")?,
+                max_messages_per_sec: parse("M_LD_GATEWAY_RELAY__MAX_MESSAGES_PER_SEC")?,
+                message_burst: parse("M_LD_GATEWAY_RELAY__MESSAGE_BURST")?,
             },
+            limits: LimitsSettings::from_env(&parse)?,
             subdomain_cache_size: parse("M_LD_GATEWAY_SUBDOMAIN_CACHE_SIZE")?.map(|v| v as usize),
             clone_api: CloneApiSettings {
                 update_queue_limit: parse("M_LD_GATEWAY_CLONE_API__UPDATE_QUEUE_LIMIT")?.map(|v| v as usize),
                 lock_timeout_secs: parse("M_LD_GATEWAY_CLONE_API__LOCK_TIMEOUT_SECS")?,
+                max_write_bytes: parse("M_LD_GATEWAY_CLONE_API__MAX_WRITE_BYTES")?.map(|v| v as usize),
             },
             smtp: SmtpSettings {
                 host: get("M_LD_GATEWAY_SMTP__HOST"),
@@ -416,11 +546,15 @@ impl Settings {
             relay: RelaySettings {
                 max_buffered_packets: self.relay.max_buffered_packets.or(lower.relay.max_buffered_packets),
                 max_message_bytes: self.relay.max_message_bytes.or(lower.relay.max_message_bytes),
+                max_messages_per_sec: self.relay.max_messages_per_sec.or(lower.relay.max_messages_per_sec),
+                message_burst: self.relay.message_burst.or(lower.relay.message_burst),
             },
+            limits: self.limits.over(lower.limits),
             subdomain_cache_size: self.subdomain_cache_size.or(lower.subdomain_cache_size),
             clone_api: CloneApiSettings {
                 update_queue_limit: self.clone_api.update_queue_limit.or(lower.clone_api.update_queue_limit),
                 lock_timeout_secs: self.clone_api.lock_timeout_secs.or(lower.clone_api.lock_timeout_secs),
+                max_write_bytes: self.clone_api.max_write_bytes.or(lower.clone_api.max_write_bytes),
             },
             smtp: self.smtp.over(lower.smtp),
         }
@@ -545,6 +679,119 @@ pub struct Config {
     pub lock_timeout: std::time::Duration,
     /// Where activation emails go.
     pub mail: MailConfig,
+    /// Limits against exhaustion.
+    pub limits: Limits,
+}
+
+/// Limits against exhaustion, validated (see the operator guide for the
+/// reasoning behind each default).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Each socket's message rate and size.
+    pub relay: crate::relay::MessageLimits,
+    /// Open connections per IP and in total.
+    pub connections: crate::limits::ConnLimits,
+    /// HTTP requests per IP without credentials.
+    pub anon_requests: crate::limits::Quota,
+    /// HTTP requests per IP with credentials.
+    pub requests: crate::limits::Quota,
+    /// Activation emails per client IP.
+    pub activations_per_ip: crate::limits::Quota,
+    /// Activation emails per address.
+    pub activations_per_email: crate::limits::Quota,
+    /// Most named subdomains per account.
+    pub subdomains_per_account: usize,
+    /// Largest Clone API write body.
+    pub clone_write_bytes: usize,
+    /// Longest wait for a request body's next bytes.
+    pub body_timeout: std::time::Duration,
+}
+
+impl Limits {
+    fn from_settings(
+        l: LimitsSettings,
+        relay: &RelaySettings,
+        clone_api: &CloneApiSettings,
+    ) -> Result<Self, ConfigError> {
+        use crate::limits::Quota;
+        use std::time::Duration;
+        let at_least_1 = |setting: &'static str, v: Option<u64>, default: u64| match v {
+            Some(0) => Err(invalid(setting, "must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let small = |setting: &'static str, v: Option<u32>, default: u32| {
+            at_least_1(setting, v.map(u64::from), u64::from(default)).map(|n| n as u32)
+        };
+        let max_message_bytes = relay.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
+        if max_message_bytes < 1024 {
+            return Err(invalid("relay.max_message_bytes", "must be at least 1024"));
+        }
+        let per_ip_window = at_least_1(
+            "limits.activations_per_ip_window_secs",
+            l.activations_per_ip_window_secs,
+            DEFAULT_ACTIVATIONS_PER_IP_WINDOW_SECS,
+        )?;
+        let per_email_window = at_least_1(
+            "limits.activations_per_email_window_secs",
+            l.activations_per_email_window_secs,
+            DEFAULT_ACTIVATIONS_PER_EMAIL_WINDOW_SECS,
+        )?;
+        let clone_write_bytes = clone_api.max_write_bytes.unwrap_or(DEFAULT_CLONE_WRITE_BYTES);
+        if clone_write_bytes < 1024 {
+            return Err(invalid("clone_api.max_write_bytes", "must be at least 1024"));
+        }
+        Ok(Limits {
+            relay: crate::relay::MessageLimits {
+                per_sec: at_least_1(
+                    "relay.max_messages_per_sec",
+                    relay.max_messages_per_sec,
+                    DEFAULT_RELAY_MESSAGES_PER_SEC,
+                )?,
+                burst: at_least_1("relay.message_burst", relay.message_burst, DEFAULT_RELAY_MESSAGE_BURST)?,
+                max_bytes: max_message_bytes,
+            },
+            connections: crate::limits::ConnLimits {
+                per_ip: at_least_1(
+                    "limits.connections_per_ip",
+                    l.connections_per_ip.map(|n| n as u64),
+                    DEFAULT_CONNECTIONS_PER_IP as u64,
+                )? as usize,
+                total: at_least_1(
+                    "limits.max_connections",
+                    l.max_connections.map(|n| n as u64),
+                    DEFAULT_MAX_CONNECTIONS as u64,
+                )? as usize,
+            },
+            anon_requests: Quota::per_second(
+                small("limits.anon_requests_per_sec", l.anon_requests_per_sec, DEFAULT_ANON_REQUESTS_PER_SEC)?,
+                small("limits.anon_request_burst", l.anon_request_burst, DEFAULT_ANON_REQUEST_BURST)?,
+            ),
+            requests: Quota::per_second(
+                small("limits.requests_per_sec", l.requests_per_sec, DEFAULT_REQUESTS_PER_SEC)?,
+                small("limits.request_burst", l.request_burst, DEFAULT_REQUEST_BURST)?,
+            ),
+            activations_per_ip: Quota::per_period(
+                small("limits.activations_per_ip", l.activations_per_ip, DEFAULT_ACTIVATIONS_PER_IP)?,
+                Duration::from_secs(per_ip_window),
+            ),
+            activations_per_email: Quota::per_period(
+                small("limits.activations_per_email", l.activations_per_email, DEFAULT_ACTIVATIONS_PER_EMAIL)?,
+                Duration::from_secs(per_email_window),
+            ),
+            subdomains_per_account: at_least_1(
+                "limits.subdomains_per_account",
+                l.subdomains_per_account.map(|n| n as u64),
+                DEFAULT_SUBDOMAINS_PER_ACCOUNT as u64,
+            )? as usize,
+            clone_write_bytes,
+            body_timeout: Duration::from_secs(at_least_1(
+                "limits.body_timeout_secs",
+                l.body_timeout_secs,
+                DEFAULT_BODY_TIMEOUT_SECS,
+            )?),
+        })
+    }
 }
 
 /// Where activation emails go, validated.
@@ -686,10 +933,8 @@ impl Config {
         if max_buffered_packets < 16 {
             return Err(invalid("relay.max_buffered_packets", "must be at least 16"));
         }
-        let max_message_bytes = s.relay.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
-        if max_message_bytes < 1024 {
-            return Err(invalid("relay.max_message_bytes", "must be at least 1024"));
-        }
+        let limits = Limits::from_settings(s.limits, &s.relay, &s.clone_api)?;
+        let max_message_bytes = limits.relay.max_bytes;
         let update_queue_limit = s.clone_api.update_queue_limit.unwrap_or(DEFAULT_UPDATE_QUEUE_LIMIT);
         if update_queue_limit == 0 {
             return Err(invalid("clone_api.update_queue_limit", "must be at least 1"));
@@ -728,6 +973,7 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
+            limits,
             lockout,
             trusted_proxies,
             metrics_public: s.metrics.public.unwrap_or(false),
@@ -828,6 +1074,33 @@ mod tests {
         assert_eq!((c.update_queue_limit, c.lock_timeout.as_secs()), (5, 9));
         let zero: Settings = toml::from_str("[clone_api]\nlock_timeout_secs = 0\n").unwrap();
         assert!(Config::from_settings(zero).is_err());
+    }
+
+    #[test]
+    fn limits_defaults_env_and_validation() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        let l = &c.limits;
+        assert_eq!((l.relay.per_sec, l.relay.burst, l.relay.max_bytes), (100_000, 200_000, 8 * 1024 * 1024));
+        assert_eq!((l.connections.per_ip, l.connections.total), (10_000, 50_000));
+        assert_eq!((l.anon_requests.burst, l.requests.burst), (200, 10_000));
+        assert_eq!(l.activations_per_email.interval, std::time::Duration::from_secs(1200));
+        assert_eq!((l.subdomains_per_account, l.clone_write_bytes, l.body_timeout.as_secs()), (1000, 1 << 20, 30));
+        let file: Settings = toml::from_str("[limits]\nconnections_per_ip = 3\nsubdomains_per_account = 9\n").unwrap();
+        let from_env = Settings::from_env(&env(&[
+            ("M_LD_GATEWAY_LIMITS__CONNECTIONS_PER_IP", "5"),
+            ("M_LD_GATEWAY_RELAY__MAX_MESSAGES_PER_SEC", "50"),
+            ("M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_IP", "2"),
+            ("M_LD_GATEWAY_CLONE_API__MAX_WRITE_BYTES", "4096"),
+        ]))
+        .unwrap();
+        let l = Config::from_settings(from_env.over(file)).unwrap().limits;
+        assert_eq!((l.connections.per_ip, l.subdomains_per_account, l.relay.per_sec), (5, 9, 50));
+        assert_eq!((l.activations_per_ip.burst, l.clone_write_bytes), (2, 4096));
+        for bad in ["[limits]\nmax_connections = 0", "[relay]\nmessage_burst = 0", "[clone_api]\nmax_write_bytes = 10"]
+        {
+            assert!(Config::from_settings(toml::from_str(bad).unwrap()).is_err(), "{bad}");
+        }
+        assert!(Settings::from_env(&env(&[("M_LD_GATEWAY_LIMITS__REQUEST_BURST", "99999999999")])).is_err());
     }
 
     #[test]

@@ -38,6 +38,16 @@ pub enum ApiError {
     /// The request body is over the route's limit, or could not be read.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// Too many requests from this client (or for this address): a rate
+    /// limit; retry after this many seconds.
+    #[error("too many requests; try again in {0} s")]
+    RateLimited(u64),
+    /// An account quota is reached; the message is public.
+    #[error("{0}")]
+    LimitReached(String),
+    /// The request body stopped arriving (or broke off) before it was whole.
+    #[error("request body incomplete or too slow")]
+    BodyIncomplete,
     /// Too many failed authentications from this client for this account.
     #[error("too many failed attempts; try again in {0} s")]
     LockedOut(u64),
@@ -59,7 +69,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::LockedOut(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::LockedOut(_) | ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::LimitReached(_) => StatusCode::CONFLICT,
+            ApiError::BodyIncomplete => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -70,7 +82,7 @@ impl ApiError {
 impl From<axum::extract::rejection::BytesRejection> for ApiError {
     fn from(e: axum::extract::rejection::BytesRejection) -> Self {
         tracing::debug!(error = %e, "request body refused");
-        ApiError::PayloadTooLarge
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE { ApiError::PayloadTooLarge } else { ApiError::BodyIncomplete }
     }
 }
 
@@ -91,7 +103,7 @@ impl IntoResponse for ApiError {
         let code = status.canonical_reason().unwrap_or("Error").replace(' ', "");
         let body = serde_json::json!({ "code": code, "message": message });
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::LockedOut(secs) = &self
+        if let ApiError::LockedOut(secs) | ApiError::RateLimited(secs) = &self
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);

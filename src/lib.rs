@@ -10,6 +10,7 @@
 //! | [`relay`] | the Socket.io remotes relay: handshake, rooms, presence, routing |
 //! | [`backup`] | backup clones of named subdomains: open on demand, LRU, one thread each; their update queue, lock and broadcast |
 //! | [`auth`] | keys, credentials, every access decision |
+//! | [`limits`] | rate limits per key, open connections per IP and in total |
 //! | [`accounts`] | account model, names, storage |
 //! | [`mail`] | activation emails: SMTP, or `.eml` files in an outbox folder |
 //! | [`store`] | the sled database and its key layout |
@@ -25,6 +26,7 @@ pub mod config;
 pub mod devcert;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod listen;
 pub mod mail;
 pub mod meld;

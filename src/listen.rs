@@ -1,7 +1,9 @@
 //! The accept loop: plain HTTP (behind a TLS-terminating proxy) or HTTPS/WSS
 //! with rustls on the same single port, HTTP/1.1 with upgrades (Socket.io's
 //! websockets), each request carrying its peer address (`ConnectInfo`), and a
-//! graceful stop that lets open requests finish.
+//! graceful stop that lets open requests finish. Connections over the
+//! per-IP or total limit are closed at once (`limits::Conns`); a client
+//! that stalls sending its headers or its body is cut off (slowloris).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,10 +22,20 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tower::ServiceExt;
+use tower_http::timeout::TimeoutBody;
 
 /// A client that has not sent its request headers by then is dropped
 /// (slowloris).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the accept loop holds connections to.
+#[derive(Clone)]
+pub struct ServeLimits {
+    /// Open connections per IP and in total.
+    pub conns: Arc<crate::limits::Conns>,
+    /// Longest wait for a request body's next bytes.
+    pub body_timeout: Duration,
+}
+
 /// A TLS handshake that takes longer is abandoned.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -52,7 +64,13 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
 
 /// Serves `app` on `listener` until `stop` turns true, then waits for open
 /// connections to finish (the caller bounds that wait).
-pub async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>, stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<TlsAcceptor>,
+    limits: ServeLimits,
+    stop: watch::Receiver<bool>,
+) {
     // Every connection task holds a receiver; all gone = all connections done
     let (alive_tx, alive_rx) = watch::channel(());
     let mut stopping = stop.clone();
@@ -67,8 +85,16 @@ pub async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>,
                     continue;
                 }
             },
-            _ = stopping.wait_for(|stopped| *stopped) => break,
+            // (the guard `wait_for` returns is dropped inside, keeping this future Send)
+            () = async { let _ = stopping.wait_for(|stopped| *stopped).await; } => break,
         };
+        // Over a limit: closed before a byte is read (the refusal is
+        // counted and logged, a line a second at most)
+        let Ok(slot) = limits.conns.admit(peer.ip()) else {
+            drop(tcp);
+            continue;
+        };
+        let body_timeout = limits.body_timeout;
         // Small relay messages must not wait for Nagle's algorithm
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
@@ -85,8 +111,8 @@ pub async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>,
                     Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
                 },
             };
-            connection(io, peer, app, stop).await;
-            drop(alive);
+            connection(io, peer, app, body_timeout, stop).await;
+            drop((alive, slot));
         });
     }
     drop(listener);
@@ -99,8 +125,17 @@ trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// Serves one connection; on stop, finishes its current request and closes.
-async fn connection(io: Box<dyn Io>, peer: SocketAddr, app: Router, mut stop: watch::Receiver<bool>) {
-    let service = app.map_request(move |mut req: axum::http::Request<Incoming>| {
+async fn connection(
+    io: Box<dyn Io>,
+    peer: SocketAddr,
+    app: Router,
+    body_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = app.map_request(move |req: axum::http::Request<Incoming>| {
+        // A body that makes no progress for `body_timeout` fails its read
+        // (the handler answers 408, or the relay drops the poll)
+        let mut req = req.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body)));
         req.extensions_mut().insert(ConnectInfo(peer));
         req
     });

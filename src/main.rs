@@ -19,7 +19,10 @@ Environment (overridden by flags, overriding the config file):
   M_LD_GATEWAY_DATA_PATH        data directory (default ./data)
   M_LD_GATEWAY_ADDRESS__HOST    listen host (default 127.0.0.1)
   M_LD_GATEWAY_ADDRESS__PORT    listen port (default 3000)
-  M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS, M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES
+  M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS, M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES,
+  M_LD_GATEWAY_RELAY__MAX_MESSAGES_PER_SEC, M_LD_GATEWAY_RELAY__MESSAGE_BURST
+  M_LD_GATEWAY_LIMITS__*        connections, request rates, activations, subdomains, body
+                                timeout (see config.example.toml [limits])
   M_LD_GATEWAY_CONFIG           config file (TOML; see config.example.toml)
   LOG_LEVEL                     trace, debug, info (default), warn, error, or a tracing filter";
 

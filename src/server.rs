@@ -34,6 +34,8 @@ pub struct Gateway {
     pub backups: Backups,
     /// Tells HTTP handlers the gateway is shutting down.
     pub stop: tokio::sync::watch::Sender<bool>,
+    /// Open connections, counted by the accept loop against their limits.
+    pub conns: Arc<crate::limits::Conns>,
 }
 
 /// Assembles the gateway over an open store (also used by tests).
@@ -44,9 +46,9 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
     let root_key_for_pair = root_key.clone();
     let authority = Authority::new(accounts.clone(), root_key, config.gateway.domain.clone())
         .with_guards(config.lockout, config.trusted_proxies.clone());
-    let relay = Relay::new(authority.clone());
-    let relay_config =
-        RelayConfig { max_buffered_packets: config.max_buffered_packets, max_message_bytes: config.max_message_bytes };
+    let relay = Relay::new(authority.clone(), config.limits.relay);
+    let relay_config = RelayConfig { max_buffered_packets: config.max_buffered_packets, messages: config.limits.relay };
+    let conns = crate::limits::Conns::new(config.limits.connections);
     let (io_layer, io) = relay.layer(&relay_config);
     let backups = Backups::new(
         relay.clone(),
@@ -72,8 +74,9 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
         mailer: crate::mail::Mailer::from_config(config)?,
         metrics_public: config.metrics_public,
         web: crate::http::site::WebDir::new(config.web_dir.clone()),
+        limits: Arc::new(crate::http::HttpLimits::new(&config.limits, conns.clone())),
     };
-    Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups, stop })
+    Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups, stop, conns })
 }
 
 /// How often every socket's admission is checked again even when no
@@ -110,7 +113,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "m-ld JS clones refuse domains whose last label is not 2-6 letters; set M_LD_GATEWAY_GATEWAY to a name like ex.org"
         );
     }
-    let Gateway { app, io, relay, backups, stop: stop_tx } = build(&config, &store, root_key)?;
+    let Gateway { app, io, relay, backups, stop: stop_tx, conns } = build(&config, &store, root_key)?;
 
     let tls = match &config.tls {
         Some((cert, key)) => Some(crate::listen::tls_acceptor(cert, key)?),
@@ -139,7 +142,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::warn!("sockets still closing after {DRAIN_TIMEOUT:?}");
         }
     });
-    let served = crate::listen::serve(listener, app, tls, stop_rx.clone());
+    let limits = crate::listen::ServeLimits { conns, body_timeout: config.limits.body_timeout };
+    let served = crate::listen::serve(listener, app, tls, limits, stop_rx.clone());
     // The deadline runs from the signal, whatever the sockets do
     let drain_deadline = async move {
         let _ = stop_rx.wait_for(|stopped| *stopped).await;

@@ -605,3 +605,49 @@ async fn an_account_signs_as_itself_with_the_rsa_key_of_its_auth_key() {
     assert_eq!((signers[0].user.as_str(), signers[0].keyid.as_str()), ("http://ex.org/acc", keyid.as_str()));
     assert_eq!(signers[0].public, node_public_key());
 }
+
+/// A request from `ip`, as the accept loop tags it.
+async fn from_ip(h: &Harness, ip: &str, path: &str, auth: Option<String>) -> axum::response::Response {
+    let mut req = Request::builder().uri(path);
+    if let Some(auth) = auth {
+        req = req.header(header::AUTHORIZATION, auth);
+    }
+    let mut req = req.body(Body::empty()).unwrap();
+    let peer: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    h.app.clone().oneshot(req).await.unwrap()
+}
+
+#[tokio::test]
+async fn requests_past_the_per_ip_rate_get_429_with_retry_after() {
+    let limits = meld_gateway::config::LimitsSettings {
+        anon_requests_per_sec: Some(1),
+        anon_request_burst: Some(3),
+        requests_per_sec: Some(1),
+        request_burst: Some(2),
+        ..Default::default()
+    };
+    let h = harness_with(Settings { limits, ..Default::default() });
+    for _ in 0..3 {
+        assert_eq!(from_ip(&h, "10.0.0.1", "/api/v1/context", None).await.status(), StatusCode::OK);
+    }
+    let refused = from_ip(&h, "10.0.0.1", "/api/v1/context", None).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+    let body: Value =
+        serde_json::from_slice(&axum::body::to_bytes(refused.into_body(), 1 << 16).await.unwrap()).unwrap();
+    assert_eq!(body["code"], "TooManyRequests");
+    assert!(body["message"].as_str().unwrap().contains("too many requests"), "{body}");
+    // Another IP has its own bucket; credentials have their own too
+    assert_eq!(from_ip(&h, "10.0.0.2", "/api/v1/context", None).await.status(), StatusCode::OK);
+    let root = Some(basic("rootacc", h.root.as_str()));
+    for _ in 0..2 {
+        let r = from_ip(&h, "10.0.0.1", "/api/v1/user/rootacc", root.clone()).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = from_ip(&h, "10.0.0.1", "/api/v1/user/rootacc", root.clone()).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Socket.io requests are not counted here (the relay's own limits apply)
+    let io = from_ip(&h, "10.0.0.1", "/socket.io/?EIO=4&transport=polling", None).await;
+    assert_ne!(io.status(), StatusCode::TOO_MANY_REQUESTS);
+}

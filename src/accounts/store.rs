@@ -36,6 +36,8 @@ pub enum Registered {
     SignerRequired,
     /// The signer's key id is bound to another user or key on the subdomain.
     KeyidTaken,
+    /// The account already has `max_subdomains` named subdomains.
+    LimitReached,
 }
 
 /// What a `PUT` of a named subdomain asks for.
@@ -47,6 +49,9 @@ pub struct SubdomainPut {
     /// `useSignatures` as given, if given: on an existing subdomain it must
     /// match; a new one takes it (default false).
     pub use_signatures: Option<bool>,
+    /// Most named subdomains the account may have: a new one past it is
+    /// refused.
+    pub max_subdomains: usize,
     /// The key to add if the subdomain uses signatures (required then).
     pub signer: Option<SignerKey>,
 }
@@ -284,6 +289,9 @@ impl AccountStore {
                     let Some(mut acc) = tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? else {
                         return Ok(Registered::NoAccount);
                     };
+                    if acc.subdomains.len() >= put.max_subdomains {
+                        return Ok(Registered::LimitReached);
+                    }
                     acc.subdomains.push(name.to_owned());
                     tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
                 }
@@ -389,7 +397,25 @@ mod tests {
     }
 
     fn plain(id: &str) -> SubdomainPut {
-        SubdomainPut { new: record(id), use_signatures: None, signer: None }
+        SubdomainPut { new: record(id), use_signatures: None, signer: None, max_subdomains: 1000 }
+    }
+
+    #[test]
+    fn named_subdomains_per_account_are_bounded() {
+        let store = Store::temporary().unwrap();
+        let accounts = AccountStore::new(&store).unwrap();
+        accounts.mint_key("root", "acc", &create()).unwrap();
+        let two = |id: &str| SubdomainPut { max_subdomains: 2, ..plain(id) };
+        assert!(matches!(accounts.put_subdomain("acc", "s1", &two("a")).unwrap(), Registered::Created(_)));
+        assert!(matches!(accounts.put_subdomain("acc", "s2", &two("b")).unwrap(), Registered::Created(_)));
+        assert_eq!(accounts.put_subdomain("acc", "s3", &two("c")).unwrap(), Registered::LimitReached);
+        // Nothing stored for the refused one; existing ones still answer
+        assert_eq!(accounts.subdomain("acc", "s3").unwrap(), None);
+        assert_eq!(accounts.get("acc").unwrap().unwrap().subdomains, vec!["s1", "s2"]);
+        assert!(matches!(accounts.put_subdomain("acc", "s1", &two("d")).unwrap(), Registered::Existing(_)));
+        // Removing one makes room
+        accounts.remove_subdomain("acc", "s1", 1).unwrap();
+        assert!(matches!(accounts.put_subdomain("acc", "s3", &two("c")).unwrap(), Registered::Created(_)));
     }
 
     #[test]
@@ -414,7 +440,7 @@ mod tests {
     }
 
     fn put(use_signatures: Option<bool>, signer: Option<SignerKey>) -> SubdomainPut {
-        SubdomainPut { new: record("a"), use_signatures, signer }
+        SubdomainPut { new: record("a"), use_signatures, signer, max_subdomains: 1000 }
     }
 
     #[test]

@@ -455,7 +455,8 @@ mod tests {
             created: 1,
             clone_id: "gw-x".into(),
         };
-        let put = crate::accounts::SubdomainPut { new: record, use_signatures: None, signer: None };
+        let put =
+            crate::accounts::SubdomainPut { new: record, use_signatures: None, signer: None, max_subdomains: 1000 };
         f.auth.accounts().put_subdomain("acca", "cnamedbutuuidshapedxxxxxx", &put).unwrap();
         assert!(ok("cnamedbutuuidshapedxxxxxx.acca.ex.org", HandshakeAuth::Anonymous).is_err());
         assert!(ok("cnamedbutuuidshapedxxxxxx.acca.ex.org", key("acca", &f.a_key)).is_ok());

@@ -303,6 +303,8 @@ pub struct ActivationBody {
 pub async fn post_activation(
     State(state): State<ApiState>,
     Path(account): Path<String>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     account_name(&account)?;
@@ -322,6 +324,9 @@ pub async fn post_activation(
         tracing::warn!(target: "audit", account = %account, "activation refused: email not registered to the account");
         return Err(AuthError::Forbidden("email not registered to this account").into());
     }
+    // Mail bombing: a few codes per client and per address
+    let ip = state.authority.client_ip(peer.map(|p| p.0.0), &headers);
+    state.limits.activation(ip, &email)?;
     let (token, code) = state.activations.start(&account, &email, crate::now_ms()).map_err(|e| match e {
         ActivationError::Store(e) => ApiError::Store(e),
         ActivationError::Auth(e) => ApiError::Auth(e),

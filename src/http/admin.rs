@@ -139,6 +139,34 @@ pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Resul
         })
         .collect();
     families.push(Family {
+        name: "meld_gateway_relay_limit_refusals_total".into(),
+        help: "Sockets told and disconnected for breaking a per-socket limit (messages per second, bytes per message).",
+        kind: "counter",
+        samples: (state.relay.stats.limit_refusals().into_iter())
+            .map(|(limit, n)| (format!("limit=\"{limit}\""), n))
+            .collect(),
+    });
+    families.push(Family {
+        name: "meld_gateway_http_rate_limited_total".into(),
+        help: "HTTP requests refused with 429 by a rate limit, by limit.",
+        kind: "counter",
+        samples: state.limits.refusals().map(|(limit, n)| (format!("limit=\"{limit}\""), n)).collect(),
+    });
+    families.push(Family {
+        name: "meld_gateway_connections_open".into(),
+        help: "Open TCP connections.",
+        kind: "gauge",
+        samples: vec![(String::new(), state.limits.conns.open() as u64)],
+    });
+    families.push(Family {
+        name: "meld_gateway_connections_refused_total".into(),
+        help: "TCP connections closed at once for going over a connection limit, by limit.",
+        kind: "counter",
+        samples: (state.limits.conns.refused().into_iter())
+            .map(|(limit, n)| (format!("limit=\"{}\"", limit.label()), n))
+            .collect(),
+    });
+    families.push(Family {
         name: "meld_gateway_relay_domains".into(),
         help: "Domains with connected sockets.",
         kind: "gauge",
@@ -189,10 +217,14 @@ pub async fn count_requests(req: axum::extract::Request, next: axum::middleware:
 /// goes out: answering while the client is still sending makes the
 /// connection reset under it, and it would see a network error instead of
 /// the refusal.
-pub async fn refuse_oversized(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+pub async fn refuse_oversized(
+    State(state): State<ApiState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use futures_util::StreamExt;
     let limit =
-        if req.uri().path().ends_with("/state") { super::clone_api::WRITE_BODY_LIMIT } else { super::ADMIN_BODY_LIMIT };
+        if req.uri().path().ends_with("/state") { state.limits.clone_write_bytes } else { super::ADMIN_BODY_LIMIT };
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     match declared {

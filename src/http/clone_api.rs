@@ -23,9 +23,6 @@ use crate::error::ApiError;
 use crate::meld::jrql::{self, JrqlError};
 use crate::meld::{Context, MeldClone};
 
-/// Largest Clone API write body.
-pub const WRITE_BODY_LIMIT: usize = 1024 * 1024;
-
 impl From<JrqlError> for ApiError {
     fn from(e: JrqlError) -> Self {
         if e.is_client_error() {

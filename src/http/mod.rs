@@ -7,6 +7,7 @@ mod clone_api;
 mod clone_follow;
 mod docs;
 mod guard;
+mod limits;
 mod openapi;
 pub mod site;
 mod subdomain;
@@ -24,6 +25,7 @@ use crate::backup::Backups;
 use crate::config::GatewayName;
 use crate::relay::Relay;
 use crate::rootkey::RootPublicKey;
+pub use limits::HttpLimits;
 
 /// Largest Administration API request body.
 pub(crate) const ADMIN_BODY_LIMIT: usize = 64 * 1024;
@@ -48,12 +50,15 @@ pub struct ApiState {
     pub metrics_public: bool,
     /// The website's files (`web.dir`).
     pub web: site::WebDir,
+    /// Request rates and quotas.
+    pub limits: Arc<HttpLimits>,
     /// Becomes true when the gateway shuts down (ends event streams).
     pub stopping: watch::Receiver<bool>,
 }
 
 /// The HTTP routes of the gateway.
 pub fn router(state: ApiState) -> Router {
+    let write_limit = state.limits.clone_write_bytes;
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/context", get(admin::context))
@@ -74,7 +79,7 @@ pub fn router(state: ApiState) -> Router {
             get(clone_api::get_state)
                 .post(clone_api::post_state)
                 .delete(clone_follow::delete_state)
-                .layer(DefaultBodyLimit::max(clone_api::WRITE_BODY_LIMIT)),
+                .layer(DefaultBodyLimit::max(write_limit)),
         )
         .route("/api/v1/domain/{account}/{name}/poll", post(clone_follow::post_poll))
         .route("/api/v1/domain/{account}/{name}/updates", get(clone_follow::get_updates))
@@ -83,7 +88,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(admin::readyz))
         .route("/metrics", get(admin::metrics))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::lockouts))
-        .layer(axum::middleware::from_fn(admin::refuse_oversized))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), admin::refuse_oversized))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(axum::middleware::from_fn(admin::count_requests))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .with_state(state)

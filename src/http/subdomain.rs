@@ -181,6 +181,7 @@ pub async fn put_subdomain(
         new: SubdomainRecord { use_signatures: false, signers: Vec::new(), created: crate::now_ms(), clone_id },
         use_signatures: body.use_signatures,
         signer: signer(&state, &caller, &body)?,
+        max_subdomains: state.limits.subdomains_per_account,
     };
     let record = match state.accounts.put_subdomain(&sd.account, &sd.name, &put)? {
         Registered::Created(record) => {
@@ -203,6 +204,13 @@ pub async fn put_subdomain(
             return Err(ApiError::Conflict("this subdomain was removed and cannot be re-created"));
         }
         Registered::NoAccount => return Err(ApiError::NotFound),
+        Registered::LimitReached => {
+            let max = state.limits.subdomains_per_account;
+            tracing::warn!(account = %sd.account, name = %sd.name, max, "subdomain refused: the account has the most allowed");
+            return Err(ApiError::LimitReached(format!(
+                "this account has {max} named subdomains, the most allowed; remove one first"
+            )));
+        }
     };
     if let Some(signer) = put.signer.as_ref().filter(|_| record.use_signatures) {
         tracing::info!(target: "audit", account = %sd.account, name = %sd.name, user = %signer.user, keyid = %signer.keyid, by = who.describe(), "subdomain signer");

@@ -76,7 +76,17 @@ impl<E: Route> FromMessageParts<LocalAdapter> for Routed<E> {
             Err(_) => return Ok(Routed(Default::default())),
         };
         if let Some(conn) = socket.extensions.get::<Arc<Conn>>() {
-            E::route(Msg { relay: &relay, conn: &conn, s, socket: &socket, v, ack_id });
+            if conn.refused.load(Ordering::Relaxed) {
+                return Ok(Routed(Default::default()));
+            }
+            let bytes = match &*v {
+                Value::Str(text, bins) => text.len() + bins.as_ref().map_or(0, |b| b.iter().map(Bytes::len).sum()),
+                Value::Bytes(b) => b.len(),
+            };
+            match relay.check_limits(&conn, bytes) {
+                Ok(()) => E::route(Msg { relay: &relay, conn: &conn, s, socket: &socket, v, ack_id }),
+                Err(exceeded) => relay.refuse(&socket, &conn, exceeded, bytes),
+            }
         }
         Ok(Routed(Default::default()))
     }

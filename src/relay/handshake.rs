@@ -160,6 +160,9 @@ fn decide(
                 room: Default::default(),
                 closed: AtomicBool::new(false),
                 admission,
+                ip,
+                budget: super::budget::Budget::new(&relay.limits),
+                refused: AtomicBool::new(false),
             });
             Ok((conn, sd))
         }

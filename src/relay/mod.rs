@@ -8,6 +8,7 @@
 //! the synchronous extraction step instead (see `events`), which runs in the
 //! socket's receive order, and leaves the spawned handler empty.
 
+mod budget;
 mod events;
 mod handshake;
 mod peer;
@@ -16,6 +17,7 @@ mod room;
 mod stats;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -30,6 +32,7 @@ pub use peer::{PEER_QUEUE, Peer, PeerEvent, PeerEvents};
 use std::future::Future;
 use std::pin::Pin;
 
+pub use budget::MessageLimits;
 pub use handshake::HandshakeQuery;
 pub use recheck::spawn_rechecks;
 pub use room::Unicast;
@@ -41,8 +44,20 @@ pub use stats::RelayStats;
 pub struct RelayConfig {
     /// Packets queued per socket before it is disconnected as too slow.
     pub max_buffered_packets: usize,
-    /// Largest accepted message in bytes.
-    pub max_message_bytes: u64,
+    /// Per-socket message rate and size.
+    pub messages: MessageLimits,
+}
+
+impl RelayConfig {
+    /// The transport's own cap on a message: above the relay's, so that a
+    /// message over the relay's limit still arrives whole and the relay can
+    /// tell its sender (the transport would close the connection without a
+    /// word). Half again covers base64 over long-polling; only messages
+    /// past it are cut by the transport alone.
+    pub fn transport_max_bytes(&self) -> u64 {
+        let max = self.messages.max_bytes;
+        max.saturating_add(max / 2).saturating_add(64 * 1024)
+    }
 }
 
 /// Opens a registered subdomain's backup clone and resolves once it is
@@ -60,6 +75,8 @@ pub struct Relay {
     opener: OnceLock<Arc<dyn DomainOpener>>,
     /// Wakes the admission re-check (credentials changed).
     recheck: Arc<tokio::sync::Notify>,
+    /// Each socket's message rate and size.
+    limits: MessageLimits,
     /// What the relay has done.
     pub stats: RelayStats,
 }
@@ -74,16 +91,43 @@ pub(crate) struct Conn {
     closed: AtomicBool,
     /// What it was admitted with, checked again when credentials change.
     admission: crate::auth::Admission,
+    /// The client's IP (for the log when it is refused).
+    ip: Option<IpAddr>,
+    /// Its message budget.
+    budget: budget::Budget,
+    /// Set once it broke a limit: the rest of its messages are ignored.
+    refused: AtomicBool,
+}
+
+/// The per-socket limit a message broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exceeded {
+    /// Messages per second (after the burst).
+    Rate,
+    /// Bytes in one message.
+    Size,
+}
+
+impl Exceeded {
+    /// The metric label and the word the socket is told.
+    pub fn label(self) -> &'static str {
+        match self {
+            Exceeded::Rate => "rate",
+            Exceeded::Size => "size",
+        }
+    }
 }
 
 impl Relay {
-    /// A relay that authorises handshakes with `authority`.
-    pub fn new(authority: Authority) -> Arc<Self> {
+    /// A relay that authorises handshakes with `authority` and holds each
+    /// socket to `limits`.
+    pub fn new(authority: Authority, limits: MessageLimits) -> Arc<Self> {
         Arc::new(Relay {
             rooms: Mutex::new(HashMap::new()),
             authority,
             opener: OnceLock::new(),
             recheck: Arc::new(tokio::sync::Notify::new()),
+            limits,
             stats: RelayStats::default(),
         })
     }
@@ -97,16 +141,17 @@ impl Relay {
 
     /// The socketioxide layer and handle serving this relay.
     pub fn layer(self: &Arc<Self>, config: &RelayConfig) -> (socketioxide::layer::SocketIoLayer, SocketIo) {
+        let transport_max = config.transport_max_bytes();
         let parser = socketioxide::ParserConfig::common()
             // m-ld events carry exactly one binary payload
             .max_incoming_binaries(2)
-            .max_incoming_binary_buf_size(usize::try_from(config.max_message_bytes).unwrap_or(usize::MAX))
+            .max_incoming_binary_buf_size(usize::try_from(transport_max).unwrap_or(usize::MAX))
             .packet_completion_timeout(std::time::Duration::from_secs(10));
         let (layer, io) = SocketIo::builder()
             .with_parser(parser)
             .max_buffer_size(config.max_buffered_packets)
-            .max_payload(config.max_message_bytes)
-            .ws_max_message_size(usize::try_from(config.max_message_bytes).unwrap_or(usize::MAX))
+            .max_payload(transport_max)
+            .ws_max_message_size(usize::try_from(transport_max).unwrap_or(usize::MAX))
             .transports([TransportType::Polling, TransportType::Websocket])
             .with_state(self.clone())
             .build_layer();
@@ -162,6 +207,53 @@ impl Relay {
                 }
             }
         }
+    }
+
+    /// Whether a socket's message keeps to its limits: one atomic
+    /// load and store, and a length sum on the way through.
+    #[inline]
+    fn check_limits(&self, conn: &Conn, bytes: usize) -> Result<(), Exceeded> {
+        if bytes as u64 > self.limits.max_bytes {
+            return Err(Exceeded::Size);
+        }
+        if !conn.budget.take(&self.limits) {
+            return Err(Exceeded::Rate);
+        }
+        Ok(())
+    }
+
+    /// A socket broke a limit: log it, count it, tell it (an `error` event
+    /// with `{code, message, limit}`), then take it out of its room and
+    /// disconnect it (its client sees "io server disconnect"; `@m-ld/m-ld`
+    /// logs that and does not reconnect). The rest of its messages are
+    /// ignored. Only the first breach does this.
+    fn refuse(&self, socket: &SocketRef, conn: &Conn, exceeded: Exceeded, bytes: usize) {
+        if conn.refused.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let limits = self.limits;
+        match exceeded {
+            Exceeded::Rate => self.stats.refused_rate.fetch_add(1, Ordering::Relaxed),
+            Exceeded::Size => self.stats.refused_size.fetch_add(1, Ordering::Relaxed),
+        };
+        let ip = conn.ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+        tracing::warn!(
+            sid = %socket.id, domain = %conn.domain, id = %conn.clone_id, %ip, exceeded = exceeded.label(), bytes,
+            max_bytes = limits.max_bytes, per_sec = limits.per_sec, burst = limits.burst,
+            "relay: socket over its limit; told and disconnected"
+        );
+        let message = match exceeded {
+            Exceeded::Rate => {
+                format!("too many messages: at most {} per second, {} at once", limits.per_sec, limits.burst)
+            }
+            Exceeded::Size => format!("message too large: {bytes} bytes, at most {}", limits.max_bytes),
+        };
+        let told = serde_json::json!({ "code": "LimitExceeded", "limit": exceeded.label(), "message": message });
+        if let Err(e) = socket.emit("error", &told) {
+            tracing::debug!(sid = %socket.id, error = %e, "relay: could not tell the socket why it is cut off");
+        }
+        self.leave(conn, socket.id);
+        tokio::spawn(close_when_possible(socket.clone()));
     }
 
     /// Removes a socket from its room, dropping the room once empty.

@@ -86,6 +86,10 @@ impl Relay {
             closed: AtomicBool::new(false),
             // The gateway's own backup clone
             admission: crate::auth::Admission::Root,
+            // In-process: trusted, its messages are not checked against limits
+            ip: None,
+            budget: super::budget::Budget::new(&self.limits),
+            refused: AtomicBool::new(false),
         });
         let sink = Sink::Peer(PeerSink { tx, conn: Arc::downgrade(&conn), sid });
         let _ = self.join(&conn, sid, sink);
@@ -160,7 +164,8 @@ mod tests {
     fn relay() -> Arc<Relay> {
         let store = Store::temporary().unwrap();
         let root = AuthKey::generate("root").unwrap();
-        Relay::new(Authority::new(AccountStore::new(&store).unwrap(), root, "ex.org".into()))
+        let limits = crate::relay::MessageLimits { per_sec: 1000, burst: 1000, max_bytes: 1 << 20 };
+        Relay::new(Authority::new(AccountStore::new(&store).unwrap(), root, "ex.org".into()), limits)
     }
 
     fn drain(peer: &mut PeerEvents) -> Vec<PeerEvent> {

@@ -28,6 +28,10 @@ pub struct RelayStats {
     pub slow_disconnects: AtomicU64,
     /// Malformed events refused.
     pub malformed: AtomicU64,
+    /// Sockets cut off for sending messages too fast.
+    pub refused_rate: AtomicU64,
+    /// Sockets cut off for sending a message too large.
+    pub refused_size: AtomicU64,
 }
 
 impl RelayStats {
@@ -47,5 +51,10 @@ impl RelayStats {
             ("relay_slow_disconnects_total", v(&self.slow_disconnects)),
             ("relay_events_malformed_total", v(&self.malformed)),
         ]
+    }
+
+    /// Sockets cut off for breaking a limit, by limit (`rate`, `size`).
+    pub fn limit_refusals(&self) -> [(&'static str, u64); 2] {
+        [("rate", self.refused_rate.load(Ordering::Relaxed)), ("size", self.refused_size.load(Ordering::Relaxed))]
     }
 }

@@ -67,6 +67,13 @@ export class SpawnedGateway {
         // Scenarios refuse many bad keys from 127.0.0.1 on purpose (and a
         // refused clone retries); the lockout scenario runs its own gateway
         M_LD_GATEWAY_AUTH__LOCKOUT_FAILURES: process.env.GATEWAY_LOCKOUT_FAILURES ?? '100000',
+        // Scenarios run many activations and anonymous requests from
+        // 127.0.0.1 in quick succession; the limits scenario runs its own
+        // gateway with low ones
+        M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_IP: '100000',
+        M_LD_GATEWAY_LIMITS__ACTIVATIONS_PER_EMAIL: '100000',
+        M_LD_GATEWAY_LIMITS__ANON_REQUESTS_PER_SEC: '100000',
+        M_LD_GATEWAY_LIMITS__ANON_REQUEST_BURST: '100000',
         LOG_LEVEL: this.logLevel
       },
       stdio: ['ignore', log.fd, log.fd]
