@@ -7,6 +7,7 @@
 // again: alpha is quarantined (a JS clone is refused with a clear
 // connect_error, the Clone API answers 503, the metric counts it, the log
 // says so) while a fresh JS clone of beta syncs and reads beta's data.
+// Removing the quarantined subdomain works (the way out without a backup).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -101,6 +102,11 @@ export default async function (ctx) {
     const log = await gw.log();
     assert.match(log, /domain quarantined/);
     assert.match(log, /alpha/);
+
+    // The way out without a backup: remove the quarantined subdomain
+    c.expect(await c.http('DELETE', c.subdomainPath(acc, 'alpha'), { auth: acc.auth }), 204);
+    const after = c.expect(await c.http('GET', '/metrics', { auth: c.root }), 200);
+    assert.match(after.text, /^meld_domains_quarantined 0$/m);
   } finally {
     await c.cleanup();
     await gw.stop();
