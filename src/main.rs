@@ -271,9 +271,12 @@ fn verify(args: ServeArgs) -> ExitCode {
     let progress = Progress::new(domains.len() as u64 + 1);
     let mut corrupted: Vec<String> = Vec::new();
     let mut failed = false;
-    let mut report = |scope: &str, found: Result<Vec<String>, String>, progress: &Progress| match found {
-        Ok(problems) if problems.is_empty() => progress.done(scope, "ok"),
-        Ok(problems) => {
+    let mut report = |scope: &str, found: Result<check::StoreReport, String>, progress: &Progress| match found {
+        Ok(check::StoreReport { problems, notes }) if problems.is_empty() => {
+            progress.print(notes.iter().map(|n| format!("{scope}: note: {n}")));
+            progress.done(scope, "ok");
+        }
+        Ok(check::StoreReport { problems, .. }) => {
             progress.done(scope, "CORRUPT");
             progress.print(problems.iter().map(|p| format!("{scope}: {p}")));
             corrupted.push(scope.to_owned());
@@ -284,14 +287,20 @@ fn verify(args: ServeArgs) -> ExitCode {
             failed = true;
         }
     };
-    report("accounts", check::check_accounts(&store).map_err(|e| e.to_string()), &progress);
+    progress.start("accounts");
+    let accounts = check::check_accounts(&store).map(|problems| check::StoreReport { problems, notes: Vec::new() });
+    report("accounts", accounts.map_err(|e| e.to_string()), &progress);
+    let gateway_domain = &config.gateway.domain;
     for (account, name) in &domains {
         let scope = format!("domain {account}/{name}");
-        report(&scope, check::check_domain(&store, account, name).map_err(|e| e.to_string()), &progress);
+        progress.start(&scope);
+        let found = check::check_domain(&store, gateway_domain, account, name);
+        report(&scope, found.map_err(|e| e.to_string()), &progress);
     }
     progress.finish();
     if corrupted.is_empty() && !failed {
-        println!("verify: clean (accounts and {} domains checked)", domains.len());
+        let plural = if domains.len() == 1 { "" } else { "s" };
+        println!("verify: clean (accounts and {} domain{plural} checked)", domains.len());
         ExitCode::SUCCESS
     } else if corrupted.is_empty() {
         println!("verify: no corruption found, but some stores could not be checked");
@@ -321,13 +330,17 @@ impl Progress {
         Progress { bar }
     }
 
+    /// Checking one store begins (the bar says which).
+    fn start(&self, scope: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("checking {scope}"));
+        }
+    }
+
     /// One store checked.
     fn done(&self, scope: &str, verdict: &str) {
         match &self.bar {
-            Some(bar) => {
-                bar.set_message(format!("{scope}: {verdict}"));
-                bar.inc(1);
-            }
+            Some(bar) => bar.inc(1),
             None => eprintln!("{scope}: {verdict}"),
         }
     }

@@ -73,9 +73,13 @@ impl Quarantine {
 /// The check itself (blocking: one scan of the domain's records). Writes
 /// nothing. A domain never opened has nothing to check.
 fn check_stored(db: &sled::Db, prefix: &str) -> Result<Verdict, DatasetError> {
-    let Some(dataset) = Dataset::inspect(db, prefix)? else { return Ok(Ok(())) };
     let started = std::time::Instant::now();
-    let verdict = match verdict_of(&dataset) {
+    let found = Dataset::inspect(db, prefix).and_then(|dataset| match dataset {
+        Some(dataset) => verdict_of(&dataset),
+        None => Ok(Ok(())),
+    });
+    // Bytes that do not decode are a verdict too (storage failures are not)
+    let verdict = match found {
         Err(DatasetError::Corruption(detail)) => Err(detail.into()),
         other => other?,
     };
