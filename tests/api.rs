@@ -657,10 +657,10 @@ async fn a_domain_with_a_flipped_byte_is_quarantined_and_the_others_served() {
     assert!(text.contains("\"x-b\""), "{text}");
     let root_auth = basic("rootacc", &h.root);
     let (_, _, metrics) = h.call_text("GET", "/metrics", &root_auth, None).await;
-    assert!(metrics.contains("\nmeld_domains_quarantined 1\n"), "{metrics}");
+    assert!(metrics.contains("\nmeld_gateway_domains_quarantined 1\n"), "{metrics}");
     // Removing the quarantined subdomain works, and ends its quarantine
     let (status, _, text) = h.call_text("DELETE", "/api/v1/domain/acc/a", &auth, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
     let (_, _, metrics) = h.call_text("GET", "/metrics", &root_auth, None).await;
-    assert!(metrics.contains("\nmeld_domains_quarantined 0\n"), "{metrics}");
+    assert!(metrics.contains("\nmeld_gateway_domains_quarantined 0\n"), "{metrics}");
 }

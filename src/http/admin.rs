@@ -151,7 +151,7 @@ pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Resul
         samples: vec![(String::new(), state.backups.open_count() as u64)],
     });
     families.push(Family {
-        name: "meld_domains_quarantined".into(),
+        name: "meld_gateway_domains_quarantined".into(),
         help: "Domains refused because their stored data failed an integrity check (found when first opened).",
         kind: "gauge",
         samples: vec![(String::new(), state.backups.quarantined_count() as u64)],

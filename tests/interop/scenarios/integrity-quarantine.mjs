@@ -98,7 +98,7 @@ export default async function (ctx) {
       { timeout: 15000, what: 'beta\'s backup takes a new write' });
 
     const metrics = c.expect(await c.http('GET', '/metrics', { auth: c.root }), 200);
-    assert.match(metrics.text, /^meld_domains_quarantined 1$/m);
+    assert.match(metrics.text, /^meld_gateway_domains_quarantined 1$/m);
     const log = await gw.log();
     assert.match(log, /domain quarantined/);
     assert.match(log, /alpha/);
@@ -106,7 +106,7 @@ export default async function (ctx) {
     // The way out without a backup: remove the quarantined subdomain
     c.expect(await c.http('DELETE', c.subdomainPath(acc, 'alpha'), { auth: acc.auth }), 204);
     const after = c.expect(await c.http('GET', '/metrics', { auth: c.root }), 200);
-    assert.match(after.text, /^meld_domains_quarantined 0$/m);
+    assert.match(after.text, /^meld_gateway_domains_quarantined 0$/m);
   } finally {
     await c.cleanup();
     await gw.stop();
