@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use crate::accounts::{Account, Activation, KeyRecord, SubdomainId, SubdomainRecord};
+use crate::accounts::{Account, AccountStore, Activation, KeyRecord, SubdomainId, SubdomainRecord};
 use crate::meld::integrity::replay_journal;
 use crate::meld::{Dataset, DatasetError};
 use crate::store::{
@@ -54,8 +54,23 @@ pub fn check_domain(
     account: &str,
     name: &str,
 ) -> Result<StoreReport, DatasetError> {
-    let Some(dataset) = Dataset::inspect(store.db(), &clone_tree_prefix(account, name))? else {
-        return Ok(StoreReport::default());
+    let dataset = match Dataset::inspect(store.db(), &clone_tree_prefix(account, name)) {
+        Ok(Some(dataset)) => dataset,
+        Ok(None) => return Ok(StoreReport::default()),
+        // An interrupted removal leaves a root pointing at no data; the next
+        // open finishes it. Only a registered subdomain's is corruption.
+        Err(DatasetError::Corruption(detail)) => {
+            let registered = AccountStore::new(store)
+                .and_then(|a| a.subdomain(account, name))
+                .map_err(|e| DatasetError::Corruption(format!("accounts: {e}")))?
+                .is_some();
+            return Ok(if registered {
+                StoreReport { problems: vec![detail], notes: Vec::new() }
+            } else {
+                StoreReport { problems: Vec::new(), notes: vec![format!("leftovers of a removed subdomain: {detail}")] }
+            });
+        }
+        Err(e) => return Err(e),
     };
     let mut report = StoreReport { problems: dataset.verify()?, notes: Vec::new() };
     let domain = SubdomainId { account: account.to_owned(), name: name.to_owned() }.to_domain(gateway_domain);
@@ -179,5 +194,17 @@ mod tests {
         assert_eq!(stored_domains(&store), [("acc".into(), "a".into()), ("acc".into(), "b".into())]);
         assert_eq!(check_domain(&store, "ex.org", "acc", "a").unwrap(), StoreReport::default());
         assert_eq!(check_domain(&store, "ex.org", "acc", "none").unwrap(), StoreReport::default());
+    }
+
+    #[test]
+    fn an_interrupted_removal_is_a_note_not_corruption() {
+        let store = Store::temporary().unwrap();
+        let prefix = clone_tree_prefix("acc", "gone");
+        Dataset::open(store.db(), &prefix).unwrap();
+        // As delete_all leaves it after a crash: the root at an empty generation
+        store.db().open_tree(format!("{prefix}/root")).unwrap().insert(b"gen", &9u64.to_be_bytes()).unwrap();
+        let report = check_domain(&store, "ex.org", "acc", "gone").unwrap();
+        assert!(report.problems.is_empty(), "{report:?}");
+        assert!(report.notes[0].contains("leftovers of a removed subdomain"), "{report:?}");
     }
 }

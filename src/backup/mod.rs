@@ -194,6 +194,8 @@ impl Backups {
     /// A quarantined domain is never opened: its stored data failed the
     /// integrity check made before its first open in this process.
     pub async fn ensure(&self, sd: &SubdomainId) -> Result<Arc<Backup>, BackupError> {
+        // Registered first: a removed subdomain's leftovers are not corruption
+        self.inner.accounts.subdomain(&sd.account, &sd.name)?.ok_or(BackupError::NotFound)?;
         self.inner.quarantine.check(self.inner.store.db(), sd).await?.map_err(BackupError::Quarantined)?;
         let (backup, evicted) = self.get_or_start(sd)?;
         for old in evicted {

@@ -103,7 +103,7 @@ impl Dataset {
 
     /// Opens an existing dataset to check it, writing nothing: no
     /// interrupted replacement is finished and no digest is stored.
-    /// `None` if there is no dataset under `prefix`.
+    /// `None` if there is no dataset under `prefix` (or only an empty root).
     pub fn inspect(db: &sled::Db, prefix: &str) -> Result<Option<Self>, DatasetError> {
         let root_name = keys::root_tree_name(prefix);
         if !db.tree_names().iter().any(|n| n.as_ref() == root_name.as_bytes()) {
@@ -116,6 +116,20 @@ impl Dataset {
                 keys::decode_tick_key(&bytes).map_err(|_| DatasetError::corrupt("root: generation is not 8 bytes"))?
             }
         };
+        // A root pointing at a generation with no trees, while another
+        // generation has some, is a damaged root: opening would drop the
+        // data. (An interrupted deletion looks the same, but its subdomain
+        // is no longer registered; callers that know tell the two apart.)
+        let names = db.tree_names();
+        let mut generations = names.iter().filter_map(|n| keys::generation_of(prefix, n));
+        if !generations.clone().any(|g| g == generation) {
+            return match generations.next() {
+                Some(other) => Err(DatasetError::corrupt(format!(
+                    "root points at generation {generation}, which has no trees, while generation {other} has"
+                ))),
+                None => Ok(None),
+            };
+        }
         let trees = open_generation(db, prefix, generation)?;
         Ok(Some(Dataset { db: db.clone(), prefix: prefix.to_owned(), root, generation, trees, replacements: 0 }))
     }

@@ -157,3 +157,19 @@ fn verification_finds_structural_damage() {
         assert!(problems.contains(expected), "{expected:?} not in:\n{problems}");
     }
 }
+
+#[test]
+fn a_root_pointing_away_from_the_data_is_corruption() {
+    let (_dir, db) = temp_db();
+    let ds = populated(&db);
+    // A flipped bit in the root's generation number
+    let root = db.open_tree("d/root").unwrap();
+    root.insert(b"gen", &1u64.to_be_bytes()).unwrap();
+    drop(ds);
+    let names_before = db.tree_names();
+    assert!(matches!(Dataset::inspect(&db, "d"), Err(DatasetError::Corruption(_))));
+    assert_eq!(db.tree_names(), names_before, "inspection created no tree");
+    // A root alone (nothing written yet) is no dataset
+    db.open_tree("e/root").unwrap();
+    assert!(Dataset::inspect(&db, "e").unwrap().is_none());
+}
