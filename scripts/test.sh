@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --locked
+# --examples: the interop tests use examples/flip_record to corrupt a store
+cargo build --locked --bins --examples
 cargo test --locked
 export GATEWAY_BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/meld-gateway"
 case "${CARGO_TARGET_DIR:-}" in /*) GATEWAY_BIN="$CARGO_TARGET_DIR/debug/meld-gateway" ;; esac

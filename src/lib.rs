@@ -15,6 +15,7 @@
 //! | [`mail`] | activation emails: SMTP, or `.eml` files in an outbox folder |
 //! | [`store`] | the sled database and its key layout |
 //! | [`meld`] | the m-ld engine (no HTTP, no Socket.io) |
+//! | [`verify`] | offline integrity checks of a whole store (`meld-gateway verify`) |
 
 // Tests may unwrap: a panic there is a failed assertion
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -36,6 +37,7 @@ pub mod rootkey;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod verify;
 
 /// Wall-clock time in ms since the Unix epoch (0 if the clock is before it):
 /// record timestamps and expiries.

@@ -46,6 +46,12 @@ enum Command {
     /// (for Docker's HEALTHCHECK); exits 0 if it answers 200. With TLS
     /// configured, only checks that the port accepts connections.
     Health(ServeArgs),
+    /// Check every store offline, with the same settings as serve: the
+    /// accounts, and each backup clone's data against its integrity digest
+    /// and its own structure. Prints one line per problem and a summary.
+    /// Exit status: 0 clean, 1 corruption found, 2 could not check (no
+    /// database, or a running gateway holds it).
+    Verify(ServeArgs),
 }
 
 #[derive(Args)]
@@ -104,10 +110,14 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Verify(args) = cli.command {
+        return verify(args);
+    }
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Init(args) => init(args),
         Command::Health(args) => health(args),
+        Command::Verify(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -226,4 +236,130 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// Exit status of `verify` when it could not check at all.
+const CANNOT_CHECK: u8 = 2;
+
+/// `meld-gateway verify`: 0 clean, 1 corruption, 2 could not check.
+fn verify(args: ServeArgs) -> ExitCode {
+    use meld_gateway::store::{Store, StoreError};
+    use meld_gateway::verify as check;
+
+    let cannot = |message: String| {
+        eprintln!("meld-gateway verify: {message}");
+        ExitCode::from(CANNOT_CHECK)
+    };
+    let config = match load_config(args) {
+        Ok(config) => config,
+        Err(e) => return cannot(format!("{e:#}")),
+    };
+    let dir = config.data_path.join("db");
+    if !dir.join("conf").exists() {
+        return cannot(format!("no database in {}", dir.display()));
+    }
+    let store = match Store::open(&dir) {
+        Ok(store) => store,
+        // sled locks its files: another process (a running gateway) has them.
+        // sled says so only in the message of an `Other` I/O error.
+        Err(StoreError::Sled(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
+            return cannot(format!(
+                "the database in {} is in use by a running gateway; stop it first (verify runs offline)",
+                dir.display()
+            ));
+        }
+        Err(e) => return cannot(format!("cannot open the database in {}: {e}", dir.display())),
+    };
+    let domains = check::stored_domains(&store);
+    let progress = Progress::new(domains.len() as u64 + 1);
+    let mut corrupted: Vec<String> = Vec::new();
+    let mut failed = false;
+    let mut report = |scope: &str, found: Result<check::StoreReport, String>, progress: &Progress| match found {
+        Ok(check::StoreReport { problems, notes }) if problems.is_empty() => {
+            progress.print(notes.iter().map(|n| format!("{scope}: note: {n}")));
+            progress.done(scope, "ok");
+        }
+        Ok(check::StoreReport { problems, .. }) => {
+            progress.done(scope, "CORRUPT");
+            progress.print(problems.iter().map(|p| format!("{scope}: {p}")));
+            corrupted.push(scope.to_owned());
+        }
+        Err(e) => {
+            progress.done(scope, "cannot check");
+            progress.print([format!("{scope}: cannot check: {e}")]);
+            failed = true;
+        }
+    };
+    progress.start("accounts");
+    let accounts = check::check_accounts(&store).map(|problems| check::StoreReport { problems, notes: Vec::new() });
+    report("accounts", accounts.map_err(|e| e.to_string()), &progress);
+    let gateway_domain = &config.gateway.domain;
+    for (account, name) in &domains {
+        let scope = format!("domain {account}/{name}");
+        progress.start(&scope);
+        let found = check::check_domain(&store, gateway_domain, account, name);
+        report(&scope, found.map_err(|e| e.to_string()), &progress);
+    }
+    progress.finish();
+    if corrupted.is_empty() && !failed {
+        let plural = if domains.len() == 1 { "" } else { "s" };
+        println!("verify: clean (accounts and {} domain{plural} checked)", domains.len());
+        ExitCode::SUCCESS
+    } else if corrupted.is_empty() {
+        println!("verify: no corruption found, but some stores could not be checked");
+        ExitCode::from(CANNOT_CHECK)
+    } else {
+        println!("verify: CORRUPTION in {} of {} stores: {}", corrupted.len(), domains.len() + 1, corrupted.join(", "));
+        ExitCode::FAILURE
+    }
+}
+
+/// Progress of a long command: an indicatif bar on a terminal, plain lines
+/// on stderr otherwise (logs, CI). Problems go to stdout either way.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(total: u64) -> Self {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {wide_msg}") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Progress { bar }
+    }
+
+    /// Checking one store begins (the bar says which).
+    fn start(&self, scope: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("checking {scope}"));
+        }
+    }
+
+    /// One store checked.
+    fn done(&self, scope: &str, verdict: &str) {
+        match &self.bar {
+            Some(bar) => bar.inc(1),
+            None => eprintln!("{scope}: {verdict}"),
+        }
+    }
+
+    /// Lines on stdout, without tearing the bar.
+    fn print(&self, lines: impl IntoIterator<Item = String>) {
+        let print = || lines.into_iter().for_each(|line| println!("{line}"));
+        match &self.bar {
+            Some(bar) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }

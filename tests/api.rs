@@ -651,3 +651,62 @@ async fn requests_past_the_per_ip_rate_get_429_with_retry_after() {
     let io = from_ip(&h, "10.0.0.1", "/socket.io/?EIO=4&transport=polling", None).await;
     assert_ne!(io.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// A byte flipped in one stored record of domain `a` (through sled, so only
+/// the integrity digest can see it): after a restart, `a` is quarantined
+/// (503 saying so, counted in the metrics) and `b` is served as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_with_a_flipped_byte_is_quarantined_and_the_others_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings =
+        Settings { gateway: Some("ex.org".into()), data_path: Some(dir.path().to_owned()), ..Default::default() };
+    let config = Config::from_settings(settings).unwrap();
+    let store = Store::temporary().unwrap();
+    let root = AuthKey::generate("rootacc").unwrap();
+    let first = meld_gateway::server::build(&config, &store, root.clone()).unwrap();
+    let accounts = AccountStore::new(&store).unwrap();
+    let h = Harness { app: first.app.clone(), root: root.reveal(), accounts, store: store.clone(), dir };
+    let auth = basic("acc", &h.create_account("acc").await);
+    for sd in ["a", "b"] {
+        let (status, _) = h.call("PUT", &format!("/api/v1/domain/acc/{sd}"), Some(auth.clone()), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let body = format!("{{\"@id\": \"x-{sd}\", \"name\": \"{sd}\"}}");
+        let path = format!("/api/v1/domain/acc/{sd}/state");
+        let (status, _, text) = h.call_text("POST", &path, &auth, Some(&body)).await;
+        assert!(status.is_success(), "{status} {text}");
+    }
+    first.backups.close_all().await;
+
+    // Flip the last byte of the first triple's value in a's current spo tree
+    let db = store.db();
+    let spo = db
+        .tree_names()
+        .into_iter()
+        .find(|n| n.starts_with(b"clone/acc/a/g") && n.ends_with(b"/spo"))
+        .expect("a's spo tree");
+    let spo = db.open_tree(spo).unwrap();
+    let (key, value) = spo.first().unwrap().expect("a triple in a");
+    let mut flipped = value.to_vec();
+    *flipped.last_mut().unwrap() ^= 1;
+    spo.insert(key, flipped).unwrap();
+
+    let second = meld_gateway::server::build(&config, &store, root).unwrap();
+    let h = Harness { app: second.app, ..h };
+    let describe = |id: &str| format!("q=%7B%22%40describe%22%3A%22{id}%22%7D");
+    let (status, _, text) =
+        h.call_text("GET", &format!("/api/v1/domain/acc/a/state?{}", describe("x-a")), &auth, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(text.contains("domain quarantined: its stored data failed an integrity check"), "{text}");
+    let (status, _, text) =
+        h.call_text("GET", &format!("/api/v1/domain/acc/b/state?{}", describe("x-b")), &auth, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("\"x-b\""), "{text}");
+    let root_auth = basic("rootacc", &h.root);
+    let (_, _, metrics) = h.call_text("GET", "/metrics", &root_auth, None).await;
+    assert!(metrics.contains("\nmeld_gateway_domains_quarantined 1\n"), "{metrics}");
+    // Removing the quarantined subdomain works, and ends its quarantine
+    let (status, _, text) = h.call_text("DELETE", "/api/v1/domain/acc/a", &auth, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+    let (_, _, metrics) = h.call_text("GET", "/metrics", &root_auth, None).await;
+    assert!(metrics.contains("\nmeld_gateway_domains_quarantined 0\n"), "{metrics}");
+}

@@ -9,6 +9,7 @@
 //! Knows accounts (which subdomains exist) and the engine; nothing of HTTP.
 
 mod follow;
+mod integrity;
 mod queue;
 mod signed;
 mod task;
@@ -24,7 +25,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::accounts::{AccountStore, SubdomainId};
 use crate::meld::{CloneConfig, CloneError, Dataset, DatasetError, MeldClone, Output};
-use crate::relay::{DomainOpener, Relay};
+use crate::relay::{DomainOpener, OpenError, Relay};
 use crate::store::{Store, StoreError, clone_tree_prefix, update_queue_tree_name};
 use task::{Cmd, Spawned};
 
@@ -54,7 +55,14 @@ pub enum BackupError {
     /// The clone thread could not start.
     #[error("cannot start the backup clone: {0}")]
     Thread(#[from] std::io::Error),
+    /// The domain's stored data failed its integrity check (see `integrity`).
+    #[error("domain quarantined: {0}")]
+    Quarantined(Arc<str>),
 }
+
+/// What a quarantined domain's clients are told (HTTP and handshakes).
+pub const QUARANTINED: &str =
+    "domain quarantined: its stored data failed an integrity check; the operator has been told";
 
 /// An open backup clone.
 pub struct Backup {
@@ -148,6 +156,7 @@ struct Inner {
     capacity: usize,
     follow: FollowSettings,
     open: Mutex<Open>,
+    quarantine: integrity::Quarantine,
 }
 
 impl Backups {
@@ -162,7 +171,16 @@ impl Backups {
         follow: FollowSettings,
     ) -> Self {
         let capacity = capacity.max(1);
-        let inner = Inner { relay, store, accounts, gateway_domain, capacity, follow, open: Mutex::default() };
+        let inner = Inner {
+            relay,
+            store,
+            accounts,
+            gateway_domain,
+            capacity,
+            follow,
+            open: Mutex::default(),
+            quarantine: integrity::Quarantine::default(),
+        };
         Backups { inner: Arc::new(inner) }
     }
 
@@ -173,7 +191,12 @@ impl Backups {
     /// The backup clone of a registered subdomain, opened if needed; resolves
     /// once it is present in the relay, so that a clone connecting next
     /// always finds it.
+    /// A quarantined domain is never opened: its stored data failed the
+    /// integrity check made before its first open in this process.
     pub async fn ensure(&self, sd: &SubdomainId) -> Result<Arc<Backup>, BackupError> {
+        // Registered first: a removed subdomain's leftovers are not corruption
+        self.inner.accounts.subdomain(&sd.account, &sd.name)?.ok_or(BackupError::NotFound)?;
+        self.inner.quarantine.check(self.inner.store.db(), sd).await?.map_err(BackupError::Quarantined)?;
         let (backup, evicted) = self.get_or_start(sd)?;
         for old in evicted {
             tokio::spawn(async move { old.close().await });
@@ -250,6 +273,7 @@ impl Backups {
         })
         .await
         .map_err(|_| BackupError::Unavailable)??;
+        self.inner.quarantine.forget(sd);
         Ok(())
     }
 
@@ -265,6 +289,12 @@ impl Backups {
         }
     }
 
+    /// Number of quarantined domains (found so far: domains are checked
+    /// when first opened).
+    pub fn quarantined_count(&self) -> usize {
+        self.inner.quarantine.count()
+    }
+
     /// Number of open clones.
     pub fn open_count(&self) -> usize {
         self.lock_open().clones.len()
@@ -272,12 +302,13 @@ impl Backups {
 }
 
 impl DomainOpener for Backups {
-    fn open(&self, sd: SubdomainId) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, String>> + Send + '_>> {
+    fn open(&self, sd: SubdomainId) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, OpenError>> + Send + '_>> {
         Box::pin(async move {
             match self.ensure(&sd).await {
                 Ok(_) => Ok(true),
                 Err(BackupError::NotFound) => Ok(false),
-                Err(e) => Err(e.to_string()),
+                Err(BackupError::Quarantined(_)) => Err(OpenError::Quarantined),
+                Err(e) => Err(OpenError::Unavailable(e.to_string())),
             }
         })
     }

@@ -178,6 +178,12 @@ pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Resul
         kind: "gauge",
         samples: vec![(String::new(), state.backups.open_count() as u64)],
     });
+    families.push(Family {
+        name: "meld_gateway_domains_quarantined".into(),
+        help: "Domains refused because their stored data failed an integrity check (found when first opened).",
+        kind: "gauge",
+        samples: vec![(String::new(), state.backups.quarantined_count() as u64)],
+    });
     families.extend(crate::metrics::own_families());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&families)))
 }

@@ -22,6 +22,10 @@ impl From<BackupError> for ApiError {
         match e {
             BackupError::NotFound => ApiError::NotFound,
             BackupError::Store(e) => ApiError::Store(e),
+            BackupError::Quarantined(reason) => {
+                tracing::warn!(reason = %reason, "request for a quarantined domain refused");
+                ApiError::Unavailable(crate::backup::QUARANTINED)
+            }
             other => {
                 tracing::error!(error = %other, "backup clone failure");
                 ApiError::Unavailable("backup clone unavailable, try again later")

@@ -16,6 +16,7 @@
 //!   fusion and cutting; [`control`]: control messages, notifications, snapshot data.
 //! - [`term`]: RDF terms, literals (identity without indirected data), triples, TIDs.
 //! - [`dataset`]: a clone's SU-Set triples and journal on sled ([`Dataset`]).
+//! - [`integrity`]: replaying a stored journal against its dataset and clocks (offline verification).
 //! - [`error`]: the engine's one error type.
 //!
 //! Wire reference: `shared/protocol/m-ld-wire.md`; golden vectors from the
@@ -27,6 +28,7 @@ pub mod control;
 pub mod dataset;
 pub mod error;
 pub mod gwc;
+pub mod integrity;
 pub mod jrql;
 pub mod jsonld;
 pub mod list;

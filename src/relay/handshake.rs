@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use socketioxide::extract::{SocketRef, State, TryData};
 
-use super::{Conn, Relay, events};
+use super::{Conn, OpenError, Relay, events};
 use crate::accounts::SubdomainId;
 use crate::auth::lockout::LockedOut;
 use crate::auth::{Admission, AuthError, HandshakeAuth};
@@ -33,6 +33,9 @@ pub enum Refusal {
     /// The subdomain's backup clone could not be made present.
     #[error("subdomain unavailable, try again later")]
     Unavailable,
+    /// The subdomain's stored data failed an integrity check.
+    #[error("{}", crate::backup::QUARANTINED)]
+    Quarantined,
 }
 
 /// The `@id` and `@domain` handshake query parameters.
@@ -84,8 +87,16 @@ pub(super) async fn authorise(
     if let (Ok((_, sd)), Some(opener)) = (&decided, relay.opener.get())
         && let Err(e) = opener.open(sd.clone()).await
     {
-        tracing::error!(sid = %socket.id, account = %sd.account, name = %sd.name, error = %e, "relay: backup clone unavailable");
-        decided = Err(Refusal::Unavailable);
+        decided = Err(match e {
+            OpenError::Quarantined => {
+                tracing::warn!(sid = %socket.id, account = %sd.account, name = %sd.name, "relay: domain quarantined; handshake refused");
+                Refusal::Quarantined
+            }
+            OpenError::Unavailable(e) => {
+                tracing::error!(sid = %socket.id, account = %sd.account, name = %sd.name, error = %e, "relay: backup clone unavailable");
+                Refusal::Unavailable
+            }
+        });
     }
     match decided.map(|(conn, _)| conn) {
         Ok(conn) => {

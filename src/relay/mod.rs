@@ -65,7 +65,16 @@ impl RelayConfig {
 pub trait DomainOpener: Send + Sync {
     /// Ensures the backup clone of `sd` is open and present; `Ok(false)` if
     /// `sd` is not a registered subdomain (a UUID subdomain has no backup).
-    fn open(&self, sd: SubdomainId) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + '_>>;
+    fn open(&self, sd: SubdomainId) -> Pin<Box<dyn Future<Output = Result<bool, OpenError>> + Send + '_>>;
+}
+
+/// Why a registered subdomain's backup clone could not be made present.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Its stored data failed an integrity check: refused until repaired.
+    Quarantined,
+    /// Anything else (logged; the client may try again later).
+    Unavailable(String),
 }
 
 /// The relay's shared state: rooms by domain, and counters.

@@ -7,6 +7,8 @@
 //! re-delivered patch is harmless. A triple is gone when its TID set is empty
 //! unless it is entailed.
 
+use std::cell::Cell;
+
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
@@ -15,10 +17,13 @@ use crate::meld::term::{Literal, Term, TidPatch, TidSet, Triple};
 use crate::meld::value::Value;
 
 use super::Dataset;
+use super::digest::Digest;
 use super::encoding::{Reader, decode_tids, encode_literal, encode_tids, write_varint};
 use super::error::DatasetError;
 use super::journal::{JournalAppend, JournalEntry, encode_prev};
-use super::keys::{self, COUNT_KEY, DATA, ENTRIES, META, OPS, OSP, Order, POS, PREVS, SPO, STATE_KEY, TREE_NAMES};
+use super::keys::{
+    self, COUNT_KEY, DATA, DIGEST_KEY, ENTRIES, META, OPS, OSP, Order, POS, PREVS, SPO, STATE_KEY, TREE_NAMES,
+};
 
 /// Entailed triples (wire doc §11.3, list indexes) that change with an
 /// operation. They are present with no TIDs and never sent in operations.
@@ -79,11 +84,12 @@ impl Dataset {
             if tx.trees[ENTRIES].get(tick)?.is_some() {
                 return Err(DatasetError::TickTaken(append.local_tick).into());
             }
-            tx.trees[ENTRIES].insert(&tick, entry.as_slice())?;
-            tx.trees[OPS].insert(append.tid.as_bytes(), append.op_bytes.as_slice())?;
-            tx.trees[PREVS].insert(append.tid.as_bytes(), prev.as_slice())?;
-            tx.trees[META].insert(STATE_KEY, state.as_slice())?;
+            tx.put(ENTRIES, &tick, &entry)?;
+            tx.put(OPS, append.tid.as_bytes(), &append.op_bytes)?;
+            tx.put(PREVS, append.tid.as_bytes(), &prev)?;
+            tx.put(META, STATE_KEY, &state)?;
             tx.set_count(count)?;
+            tx.seal()?;
             Ok(removed)
         })?;
         Ok(removed)
@@ -98,15 +104,58 @@ pub(super) fn validate(triple: &Triple) -> Result<(), DatasetError> {
     }
 }
 
-/// The generation's trees inside one transaction.
+/// The generation's trees inside one transaction. Every write goes through
+/// [`Tx::put`] or [`Tx::del`], which keep the change to the integrity digest;
+/// [`Tx::seal`] stores it before the transaction ends.
 pub(super) struct Tx<'a> {
     pub(super) trees: &'a [TransactionalTree; TREE_NAMES.len()],
+    /// What this transaction's writes did to the digest so far. Made anew
+    /// with each `Tx`, so a transaction sled re-runs starts from nothing.
+    delta: Cell<Digest>,
 }
 
 impl<'a> Tx<'a> {
     pub(super) fn new(view: &'a [TransactionalTree]) -> TxResult<Self> {
         let trees = view.try_into().map_err(|_| DatasetError::corrupt("transaction is missing trees"))?;
-        Ok(Tx { trees })
+        Ok(Tx { trees, delta: Cell::new(Digest::default()) })
+    }
+
+    /// Writes a record, keeping the digest: the old record out, the new in.
+    pub(super) fn put(&self, tree: usize, key: &[u8], value: &[u8]) -> TxResult<()> {
+        let old = self.trees[tree].insert(key, value)?;
+        let mut delta = self.delta.get();
+        if let Some(old) = old {
+            delta.toggle(tree, key, &old);
+        }
+        delta.toggle(tree, key, value);
+        self.delta.set(delta);
+        Ok(())
+    }
+
+    /// Removes a record (if there), keeping the digest.
+    pub(super) fn del(&self, tree: usize, key: &[u8]) -> TxResult<()> {
+        if let Some(old) = self.trees[tree].remove(key)? {
+            let mut delta = self.delta.get();
+            delta.toggle(tree, key, &old);
+            self.delta.set(delta);
+        }
+        Ok(())
+    }
+
+    /// Folds this transaction's changes into the stored digest. Last in
+    /// every transaction that wrote through `put`/`del`.
+    pub(super) fn seal(&self) -> TxResult<()> {
+        let delta = self.delta.replace(Digest::default());
+        if delta.is_zero() {
+            return Ok(());
+        }
+        let mut digest = match self.trees[META].get(DIGEST_KEY)? {
+            Some(bytes) => Digest::decode(&bytes)?,
+            None => Digest::default(),
+        };
+        digest.xor(&delta);
+        self.trees[META].insert(DIGEST_KEY, &digest.0[..])?;
+        Ok(())
     }
 
     pub(super) fn count(&self) -> TxResult<u64> {
@@ -117,8 +166,7 @@ impl<'a> Tx<'a> {
     }
 
     pub(super) fn set_count(&self, count: u64) -> TxResult<()> {
-        self.trees[META].insert(COUNT_KEY, &count.to_be_bytes())?;
-        Ok(())
+        self.put(META, COUNT_KEY, &count.to_be_bytes())
     }
 
     /// The stored (entailed, TIDs) of a triple, by its SPO key.
@@ -143,8 +191,7 @@ impl<'a> Tx<'a> {
         if ours.is_empty() && !entailed {
             self.remove(triple, &key, count)
         } else {
-            self.trees[SPO].insert(key, encode_tids(entailed, &ours))?;
-            Ok(())
+            self.put(SPO, &key, &encode_tids(entailed, &ours))
         }
     }
 
@@ -152,10 +199,7 @@ impl<'a> Tx<'a> {
         let key = keys::triple_key(Order::Spo, triple);
         match self.tids(&key)? {
             Some((true, tids)) if tids.is_empty() => self.remove(triple, &key, count),
-            Some((true, tids)) => {
-                self.trees[SPO].insert(key, encode_tids(false, &tids))?;
-                Ok(())
-            }
+            Some((true, tids)) => self.put(SPO, &key, &encode_tids(false, &tids)),
             _ => Ok(()),
         }
     }
@@ -168,15 +212,15 @@ impl<'a> Tx<'a> {
                 let before = (entailed, ours.len());
                 ours.extend(tids.iter().cloned());
                 if (entailed || entail, ours.len()) != before {
-                    self.trees[SPO].insert(key, encode_tids(entailed || entail, &ours))?;
+                    self.put(SPO, &key, &encode_tids(entailed || entail, &ours))?;
                 }
             }
             // Inserting no TIDs makes nothing present (an empty fused insert).
             None if tids.is_empty() && !entail => {}
             None => {
-                self.trees[SPO].insert(key, encode_tids(entail, tids))?;
-                self.trees[POS].insert(keys::triple_key(Order::Pos, triple), &[])?;
-                self.trees[OSP].insert(keys::triple_key(Order::Osp, triple), &[])?;
+                self.put(SPO, &key, &encode_tids(entail, tids))?;
+                self.put(POS, &keys::triple_key(Order::Pos, triple), &[])?;
+                self.put(OSP, &keys::triple_key(Order::Osp, triple), &[])?;
                 if let Term::Literal(literal) = &triple.object {
                     self.data_ref(literal)?;
                 }
@@ -188,9 +232,9 @@ impl<'a> Tx<'a> {
 
     /// Removes a triple that is no longer present, with its index entries.
     fn remove(&self, triple: &Triple, key: &[u8], count: &mut u64) -> TxResult<()> {
-        self.trees[SPO].remove(key)?;
-        self.trees[POS].remove(keys::triple_key(Order::Pos, triple))?;
-        self.trees[OSP].remove(keys::triple_key(Order::Osp, triple))?;
+        self.del(SPO, key)?;
+        self.del(POS, &keys::triple_key(Order::Pos, triple))?;
+        self.del(OSP, &keys::triple_key(Order::Osp, triple))?;
         if let Term::Literal(literal) = &triple.object {
             self.data_unref(literal)?;
         }
@@ -226,8 +270,7 @@ impl<'a> Tx<'a> {
                 None => return Ok(()),
             },
         };
-        self.trees[DATA].insert(key, value)?;
-        Ok(())
+        self.put(DATA, &key, &value)
     }
 
     /// One fewer present triple refers to `literal`; the last takes the data.
@@ -236,9 +279,9 @@ impl<'a> Tx<'a> {
         if let Some(bytes) = self.trees[DATA].get(&key)? {
             let (refs, data) = decode_data(&bytes)?;
             if refs <= 1 {
-                self.trees[DATA].remove(key)?;
+                self.del(DATA, &key)?;
             } else {
-                self.trees[DATA].insert(key, encode_data(refs - 1, &data)?)?;
+                self.put(DATA, &key, &encode_data(refs - 1, &data)?)?;
             }
         }
         Ok(())

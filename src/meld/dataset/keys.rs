@@ -20,6 +20,7 @@
 //! |                        | `count`                            | number of present triples, u64 big-endian    |
 //! |                        | `lists`                            | `01` once list indexes are entailed          |
 //! |                        | `unsupported`                      | why the state is untrustworthy (UTF-8)       |
+//! |                        | `digest`                           | integrity digest of the generation (32 bytes, see `digest`) |
 //!
 //! `term(..)` is the prefix-free term encoding, so every pattern with some of
 //! s/p/o bound is a key prefix of one of the three triple trees. Ticks are
@@ -55,6 +56,8 @@ pub(super) const LISTS_KEY: &[u8] = b"lists";
 pub(super) const UNSUPPORTED_KEY: &[u8] = b"unsupported";
 /// Key of the triple count in `meta`.
 pub(super) const COUNT_KEY: &[u8] = b"count";
+/// Key of the generation's integrity digest in `meta` (see `digest`).
+pub(super) const DIGEST_KEY: &[u8] = b"digest";
 
 /// Name of the root tree, which survives generations.
 pub(super) fn root_tree_name(prefix: &str) -> String {

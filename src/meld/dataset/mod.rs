@@ -9,7 +9,10 @@
 //! Split as oxigraph splits its storage: [`encoding`] (term → bytes),
 //! `keys` (the key layout, documented there in one table), `journal`
 //! (journal records), `apply` (the transaction), `read` (queries) and
-//! `snapshot` (whole-dataset replacement and removal).
+//! `snapshot` (whole-dataset replacement and removal); `digest` and
+//! `integrity` keep and check a per-generation integrity digest, so a
+//! changed byte in any record is found (and the domain quarantined) rather
+//! than served.
 //!
 //! # Crash safety
 //!
@@ -39,8 +42,10 @@
 //! Reads are not snapshot-isolated: a scan running beside `apply` sees each
 //! triple either before or after an operation, not a single point in time.
 
+mod digest;
 pub mod encoding;
 mod error;
+mod integrity;
 mod journal;
 mod keys;
 
@@ -52,8 +57,10 @@ mod snapshot;
 mod tests;
 
 pub use apply::{Entailments, Removed};
+pub use digest::Digest;
 pub use encoding::{decode_term, encode_term};
 pub use error::DatasetError;
+pub use integrity::DigestCheck;
 pub use journal::{JournalAppend, JournalEntry, JournalState};
 pub use read::{Entries, StoredTriple, Triples};
 pub use snapshot::Replacement;
@@ -89,7 +96,42 @@ impl Dataset {
         };
         drop_generations(db, prefix, |g| g != generation)?;
         let trees = open_generation(db, prefix, generation)?;
-        Ok(Dataset { db: db.clone(), prefix: prefix.to_owned(), root, generation, trees, replacements: 0 })
+        let dataset = Dataset { db: db.clone(), prefix: prefix.to_owned(), root, generation, trees, replacements: 0 };
+        dataset.ensure_digest()?;
+        Ok(dataset)
+    }
+
+    /// Opens an existing dataset to check it, writing nothing: no
+    /// interrupted replacement is finished and no digest is stored.
+    /// `None` if there is no dataset under `prefix` (or only an empty root).
+    pub fn inspect(db: &sled::Db, prefix: &str) -> Result<Option<Self>, DatasetError> {
+        let root_name = keys::root_tree_name(prefix);
+        if !db.tree_names().iter().any(|n| n.as_ref() == root_name.as_bytes()) {
+            return Ok(None);
+        }
+        let root = db.open_tree(root_name)?;
+        let generation = match root.get(GEN_KEY)? {
+            None => 0,
+            Some(bytes) => {
+                keys::decode_tick_key(&bytes).map_err(|_| DatasetError::corrupt("root: generation is not 8 bytes"))?
+            }
+        };
+        // A root pointing at a generation with no trees, while another
+        // generation has some, is a damaged root: opening would drop the
+        // data. (An interrupted deletion looks the same, but its subdomain
+        // is no longer registered; callers that know tell the two apart.)
+        let names = db.tree_names();
+        let mut generations = names.iter().filter_map(|n| keys::generation_of(prefix, n));
+        if !generations.clone().any(|g| g == generation) {
+            return match generations.next() {
+                Some(other) => Err(DatasetError::corrupt(format!(
+                    "root points at generation {generation}, which has no trees, while generation {other} has"
+                ))),
+                None => Ok(None),
+            };
+        }
+        let trees = open_generation(db, prefix, generation)?;
+        Ok(Some(Dataset { db: db.clone(), prefix: prefix.to_owned(), root, generation, trees, replacements: 0 }))
     }
 
     /// The prefix this dataset's trees are named from.

@@ -4,6 +4,7 @@
 //! `dataset` for why a replacement is crash-safe.
 
 use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
 
 use crate::meld::term::{Tid, TidSet};
 
@@ -55,15 +56,13 @@ impl Replacement {
         if chunk.is_empty() {
             return Ok(());
         }
-        self.trees[..].transaction(|view| {
-            let tx = Tx::new(view)?;
+        transact(&self.trees, |tx| {
             let mut count = tx.count()?;
             for stored in chunk {
                 tx.insert(&stored.triple, &stored.tids, stored.entailed, &mut count)?;
             }
             tx.set_count(count)
-        })?;
-        Ok(())
+        })
     }
 }
 
@@ -83,8 +82,7 @@ impl Dataset {
         for triple in entailed.inserts.iter().chain(&entailed.deletes) {
             super::apply::validate(triple)?;
         }
-        self.trees[..].transaction(|view| {
-            let tx = Tx::new(view)?;
+        transact(&self.trees, |tx| {
             let mut count = tx.count()?;
             for triple in &entailed.deletes {
                 tx.unentail(triple, &mut count)?;
@@ -93,10 +91,8 @@ impl Dataset {
                 tx.insert(triple, &TidSet::new(), true, &mut count)?;
             }
             tx.set_count(count)?;
-            tx.trees[META].insert(LISTS_KEY, LISTS_VERSION)?;
-            Ok(())
-        })?;
-        Ok(())
+            tx.put(META, LISTS_KEY, LISTS_VERSION)
+        })
     }
 
     /// Why this dataset's state is known to differ from the domain's (a
@@ -109,15 +105,14 @@ impl Dataset {
     /// Records why this dataset's state can no longer be trusted; stays
     /// until a snapshot replaces the dataset.
     pub fn mark_unsupported(&self, reason: &str) -> Result<(), DatasetError> {
-        self.trees[META].insert(UNSUPPORTED_KEY, reason.as_bytes())?;
-        Ok(())
+        transact(&self.trees, |tx| tx.put(META, UNSUPPORTED_KEY, reason.as_bytes()))
     }
 
     /// Saves the journal state alone: genesis, or a clock that moved without
     /// an entry (e.g. rewound past an ignored operation, wire doc §7.3).
     pub fn save_state(&self, state: &JournalState) -> Result<(), DatasetError> {
-        self.trees[META].insert(STATE_KEY, state.encode()?)?;
-        Ok(())
+        let state = state.encode()?;
+        transact(&self.trees, |tx| tx.put(META, STATE_KEY, &state))
     }
 
     /// Stores operations by TID with no journal entry, all or none.
@@ -144,9 +139,12 @@ impl Dataset {
         if !ours || replacement.generation != self.generation.saturating_add(1) {
             return Err(DatasetError::StaleReplacement);
         }
-        replacement.trees[META].insert(STATE_KEY, state.encode()?)?;
-        // Snapshots carry their list indexes (JS and this engine entail them)
-        replacement.trees[META].insert(LISTS_KEY, LISTS_VERSION)?;
+        let state = state.encode()?;
+        transact(&replacement.trees, |tx| {
+            tx.put(META, STATE_KEY, &state)?;
+            // Snapshots carry their list indexes (JS and this engine entail them)
+            tx.put(META, LISTS_KEY, LISTS_VERSION)
+        })?;
         // The new generation must be on disk before anything points at it.
         self.db.flush()?;
         self.root.insert(GEN_KEY, &keys::tick_key(replacement.generation))?;
@@ -187,12 +185,26 @@ impl Dataset {
     }
 }
 
-/// Writes operations by TID in one batch (sled applies a batch atomically).
+/// Writes operations by TID, all or none (one transaction).
 fn put_operations(trees: &Trees, ops: impl IntoIterator<Item = (Tid, Vec<u8>)>) -> Result<(), DatasetError> {
-    let mut batch = sled::Batch::default();
-    for (tid, bytes) in ops {
-        batch.insert(tid.as_bytes(), bytes);
+    let ops: Vec<_> = ops.into_iter().collect();
+    if ops.is_empty() {
+        return Ok(());
     }
-    trees[OPS].apply_batch(batch)?;
+    transact(trees, |tx| ops.iter().try_for_each(|(tid, bytes)| tx.put(OPS, tid.as_bytes(), bytes)))
+}
+
+/// Runs `f` in one transaction over a generation's trees, then stores the
+/// digest's change with it. `f` may run more than once (sled retries
+/// conflicts), so it only writes through the `Tx`.
+pub(super) fn transact(
+    trees: &Trees,
+    f: impl Fn(&Tx<'_>) -> Result<(), ConflictableTransactionError<DatasetError>>,
+) -> Result<(), DatasetError> {
+    trees[..].transaction(|view| {
+        let tx = Tx::new(view)?;
+        f(&tx)?;
+        tx.seal()
+    })?;
     Ok(())
 }

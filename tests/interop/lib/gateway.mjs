@@ -202,15 +202,20 @@ export class SpawnedGateway {
  * A second gateway of a scenario's own (its own settings, e.g. a low lockout
  * threshold or TLS): `init` with `initArgs`, then `serve` with the printed
  * settings plus `env`, on a free port with a fresh data directory.
- * Resolves once it listens; `stop()` ends it.
+ * Resolves once it listens; `stop()` ends it. With `again` (a stopped own
+ * gateway), starts it anew on the same directory, data, settings and port.
  */
-export async function ownGateway(bin, { initArgs = [], env = {}, root = 'ownroot' } = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'meld-gateway-own-'));
-  const { stdout } = await promisify(execFile)(bin, ['init', '--gateway', 'ex.org', '--root', root, ...initArgs],
-    { cwd: dir });
-  const settings = Object.fromEntries(stdout.split('\n').filter(l => l.startsWith('M_LD_GATEWAY_'))
-    .map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const port = await freePort();
+export async function ownGateway(bin, { initArgs = [], env = {}, root = 'ownroot', again } = {}) {
+  // `again`: a stopped own gateway to start anew on its directory, data,
+  // settings and port (a restart with offline work in between)
+  const dir = again?.dir ?? await mkdtemp(join(tmpdir(), 'meld-gateway-own-'));
+  const settings = again?.settings ?? await (async () => {
+    const { stdout } = await promisify(execFile)(bin, ['init', '--gateway', 'ex.org', '--root', root, ...initArgs],
+      { cwd: dir });
+    return Object.fromEntries(stdout.split('\n').filter(l => l.startsWith('M_LD_GATEWAY_'))
+      .map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  })();
+  const port = again?.port ?? await freePort();
   const dataPath = join(dir, 'data'), logPath = join(dir, 'gateway.log');
   const log = await open(logPath, 'a');
   const child = spawn(bin, ['serve'], {

@@ -75,7 +75,7 @@ fn a_killed_process_leaves_no_partial_operation() {
     assert!(n >= 20, "only {n} operations survived a flush of 20");
 }
 
-fn snapshot_triples() -> Vec<StoredTriple> {
+pub(super) fn snapshot_triples() -> Vec<StoredTriple> {
     let data =
         Literal { data: Some(Value::Bin(vec![1, 2, 3])), ..Literal::new("bin-id", crate::meld::term::XS_BASE64) };
     vec![

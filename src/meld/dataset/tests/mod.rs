@@ -8,6 +8,7 @@ use super::*;
 use crate::meld::clock::TreeClock;
 use crate::meld::term::{Literal, Term, TidPatch, TidSet, Triple, XS_STRING};
 
+mod integrity;
 mod journal;
 mod lifecycle;
 mod su_set;
@@ -111,6 +112,10 @@ fn check_consistent(ds: &Dataset) {
         let state = ds.state().unwrap().unwrap();
         assert!(state.time.ticks().unwrap() >= last.tick);
     }
+    // The incrementally kept digest is what a recomputation gives, and the
+    // full verification finds nothing
+    assert_eq!(ds.stored_digest().unwrap(), Some(ds.compute_digest().unwrap()));
+    assert_eq!(ds.verify().unwrap(), Vec::<String>::new());
 }
 
 /// Workload operation `i` (from 1): sets `<s> <v>` to `"i"` (deleting
