@@ -20,6 +20,7 @@ Environment (overridden by flags, overriding the config file):
   M_LD_GATEWAY_ADDRESS__HOST    listen host (default 127.0.0.1)
   M_LD_GATEWAY_ADDRESS__PORT    listen port (default 3000)
   M_LD_GATEWAY_RELAY__MAX_BUFFERED_PACKETS, M_LD_GATEWAY_RELAY__MAX_MESSAGE_BYTES
+  M_LD_GATEWAY_BACKUP__MAX_RESTORE_BYTES  largest backup a restore accepts (default 1 GiB)
   M_LD_GATEWAY_CONFIG           config file (TOML; see config.example.toml)
   LOG_LEVEL                     trace, debug, info (default), warn, error, or a tracing filter";
 

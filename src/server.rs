@@ -70,6 +70,7 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
         rotation_grace: config.rotation_grace,
         mailer: crate::mail::Mailer::from_config(config)?,
         metrics_public: config.metrics_public,
+        max_restore_bytes: config.max_restore_bytes,
     };
     Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups, stop })
 }

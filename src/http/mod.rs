@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod backup;
 mod clone_api;
 mod clone_follow;
 mod guard;
@@ -45,6 +46,8 @@ pub struct ApiState {
     pub rotation_grace: std::time::Duration,
     pub mailer: crate::mail::Mailer,
     pub metrics_public: bool,
+    /// Largest backup a restore accepts, in bytes.
+    pub max_restore_bytes: u64,
     /// Becomes true when the gateway shuts down (ends event streams).
     pub stopping: watch::Receiver<bool>,
 }
@@ -73,6 +76,7 @@ pub fn router(state: ApiState) -> Router {
                 .delete(clone_follow::delete_state)
                 .layer(DefaultBodyLimit::max(clone_api::WRITE_BODY_LIMIT)),
         )
+        .route("/api/v1/domain/{account}/{name}/backup", get(backup::get_backup).post(backup::post_backup))
         .route("/api/v1/domain/{account}/{name}/poll", post(clone_follow::post_poll))
         .route("/api/v1/domain/{account}/{name}/updates", get(clone_follow::get_updates))
         .merge(site::routes())

@@ -8,8 +8,9 @@
 //!
 //! Split as oxigraph splits its storage: [`encoding`] (term → bytes),
 //! `keys` (the key layout, documented there in one table), `journal`
-//! (journal records), `apply` (the transaction), `read` (queries) and
-//! `snapshot` (whole-dataset replacement and removal).
+//! (journal records), `apply` (the transaction), `read` (queries),
+//! `snapshot` (whole-dataset replacement and removal) and `raw` (a
+//! byte-exact copy of the trees, for the gateway's backup export/restore).
 //!
 //! # Crash safety
 //!
@@ -45,6 +46,7 @@ mod journal;
 mod keys;
 
 mod apply;
+mod raw;
 mod read;
 mod snapshot;
 
@@ -55,6 +57,7 @@ pub use apply::{Entailments, Removed};
 pub use encoding::{decode_term, encode_term};
 pub use error::DatasetError;
 pub use journal::{JournalAppend, JournalEntry, JournalState};
+pub use raw::{RawRecord, Staged};
 pub use read::{Entries, StoredTriple, Triples};
 pub use snapshot::Replacement;
 
