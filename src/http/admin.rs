@@ -215,12 +215,25 @@ pub async fn refuse_oversized(req: axum::extract::Request, next: axum::middlewar
 /// larger than [`DRAIN_CAP`] (for at most [`DRAIN_TIME`]): see
 /// [`refuse_oversized`].
 pub(super) async fn drain(body: axum::body::Body, declared: Option<u64>) {
-    use futures_util::StreamExt;
     if declared.is_some_and(|len| len <= DRAIN_CAP) {
-        let mut body = body.into_data_stream();
-        let drain = async { while let Some(Ok(_)) = body.next().await {} };
-        let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        drain_rest(&mut body.into_data_stream()).await;
     }
+}
+
+/// Reads and throws away the rest of a body being refused midway, up to
+/// [`DRAIN_CAP`] bytes and for at most [`DRAIN_TIME`].
+pub(super) async fn drain_rest(body: &mut axum::body::BodyDataStream) {
+    use futures_util::StreamExt;
+    let drain = async {
+        let mut read = 0u64;
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len() as u64;
+            if read > DRAIN_CAP {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
 }
 
 /// Largest oversized body still drained before refusing it.

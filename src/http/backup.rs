@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::ApiState;
-use super::admin::{authenticate, drain};
+use super::admin::{authenticate, drain, drain_rest};
 use super::subdomain::subdomain_id;
 use crate::backup::archive::CONTENT_TYPE;
 use crate::backup::{ExportFailed, RestoreError};
@@ -67,23 +67,38 @@ pub async fn post_backup(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let sd = subdomain_id(account, name)?;
-    let who = authenticate(&state, &headers)?;
-    state.authority.authorise_owner(&who, &sd.account)?;
-    let limit = state.max_restore_bytes;
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        drain(body, declared).await;
-        return Err(ApiError::PayloadTooLarge);
-    }
-    if let Err(e) = state.backups.restorable(&sd) {
-        drain(body, declared).await;
-        return Err(refused(&sd, &who, e));
-    }
-    let restored = match state.backups.restore(&sd, body.into_data_stream(), limit, crate::now_ms()).await {
+    // Refusals before the body is read drain it first (as `refuse_oversized`
+    // does): answering mid-upload would reset the connection under the client
+    let checked = (|| {
+        let sd = subdomain_id(account, name)?;
+        let who = authenticate(&state, &headers)?;
+        state.authority.authorise_owner(&who, &sd.account)?;
+        if declared.is_some_and(|len| len > state.max_restore_bytes) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        state.backups.restorable(&sd).map_err(|e| refused(&sd, &who, e))?;
+        Ok((sd, who))
+    })();
+    let (sd, who) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            drain(body, declared).await;
+            return Err(e);
+        }
+    };
+    let limit = state.max_restore_bytes;
+    let mut stream = body.into_data_stream();
+    let restored = match state.backups.restore(&sd, &mut stream, limit, crate::now_ms()).await {
         Ok(restored) => restored,
-        Err(e) => return Err(refused(&sd, &who, e)),
+        Err(e) => {
+            // Refused midway (a bad record): the client is still sending
+            if !matches!(e, RestoreError::TooLarge) {
+                drain_rest(&mut stream).await;
+            }
+            return Err(refused(&sd, &who, e));
+        }
     };
     tracing::info!(target: "audit", account = %sd.account, name = %sd.name, by = who.describe(),
         records = restored.records, use_signatures = restored.header.use_signatures, "subdomain restored");
