@@ -4,7 +4,9 @@
 // gateway domain gets the account from its root and the export restored. A
 // fresh JS clone there, alone with the restored backup clone, reads exactly
 // the same data. A corrupted export (one flipped byte) is refused and leaves
-// no subdomain; restoring over an existing subdomain is 409.
+// no subdomain; restoring over an existing subdomain is 409. And the domain
+// moves: A, which wrote more on gateway 1 after the export, comes back on
+// gateway 2 and its later writes reach the restored backup clone.
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ownGateway } from '../lib/gateway.mjs';
@@ -83,6 +85,14 @@ export default async function (ctx) {
   assert.equal(trailer.records, lines.length - 2);
   ctx.log(`export: ${backup.length} bytes, ${trailer.records} records`);
 
+  // A writes more on gateway 1 after the export, and leaves
+  const a1 = await ctx.clone(config, { auth: acc.auth, id: a.id, backend: a.backend });
+  await ctx.deadline(a1.status.becomes({ outdated: false }), 15000, 'A back up to date');
+  const late = Array.from({ length: 10 }, (_, i) => ({ '@id': `late${i}`, '@type': 'Late', n: 2000 + i }));
+  await a1.write({ '@graph': late });
+  await api.until(all => all.length === 1010, 'has A\'s later writes', 15000);
+  await ctx.closeClone(a1);
+
   // Refused: another account, and a token delegate of this one
   const other = await ctx.createAccount('bk-other');
   assert.equal((await call(ctx.origin, 'GET', path, other.auth)).status, 403, 'another account exports');
@@ -139,10 +149,20 @@ export default async function (ctx) {
     await api2.until(all => all.some(s => s['@id'] === 'after-restore'), 'has B\'s write');
     await ctx2.closeClone(b);
 
+    // A comes back, on gateway 2: its writes after the export reach the
+    // restored backup clone, and B's write reaches A
+    const a2 = await ctx2.clone(config, { auth: acc2.auth, id: a.id, backend: a.backend, timeout: 30000 });
+    await ctx.deadline(a2.status.becomes({ outdated: false }), 30000, 'A up to date on gateway 2');
+    const all = ctx.canonicalSubjects([...want.values(), ...late, { '@id': 'after-restore', by: 'B' }]);
+    await api2.until(got => ctx.stableJson(got) === ctx.stableJson(all), 'has A\'s later writes and B\'s', 30000);
+    await ctx.pollUntil(async () => ctx.stableJson(await ctx2.allSubjects(a2)) === ctx.stableJson(all),
+      { timeout: 15000, what: 'A on gateway 2 having B\'s write' });
+    await ctx2.closeClone(a2);
+
     // Restoring over an existing subdomain
     const again = await call(origin, 'POST', path, acc2.auth, backup);
     assert.equal(again.status, 409, again.bytes.toString().slice(0, 200));
-    assert.equal((await api2.all()).length, 1001, 'the existing subdomain is unchanged');
+    assert.equal((await api2.all()).length, 1011, 'the existing subdomain is unchanged');
   } finally {
     await ctx2.cleanup();
     await gw.stop();
