@@ -185,6 +185,9 @@ async fn only_the_account_or_root_may_export_and_restore() {
     }
     let (status, backup, _) = a.call("GET", "/api/v1/domain/acc/notes/backup", &a.root_auth(), vec![]).await;
     assert_eq!(status, StatusCode::OK, "root exports");
+    let (status, _, _) = a.call("POST", "/api/v1/domain/acc/copy/backup", &token, backup.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a token restores");
+    a.assert_nothing_of("copy");
     let (status, _, _) = a.call("GET", "/api/v1/domain/acc/nosuch/backup", &auth, vec![]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -311,6 +314,15 @@ async fn damaged_or_unsuitable_backups_are_refused_and_store_nothing() {
         assert!(message["message"].as_str().is_some_and(|m| !m.is_empty() && m.len() < 300), "{what}: {message}");
         b.assert_nothing_of("notes");
     }
+    // Declared too large: refused before reading
+    let big = vec![b' '; (1 << 20) + 1];
+    let req = Request::post("/api/v1/domain/acc/notes/backup")
+        .header(header::AUTHORIZATION, &b_auth)
+        .header(header::CONTENT_LENGTH, big.len())
+        .body(Body::from(big))
+        .unwrap();
+    assert_eq!(b.app.clone().oneshot(req).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    b.assert_nothing_of("notes");
     // After all that, the good one restores
     let (status, _, _) = b.call("POST", "/api/v1/domain/acc/notes/backup", &b_auth, backup).await;
     assert_eq!(status, StatusCode::CREATED);

@@ -193,7 +193,7 @@ pub async fn refuse_oversized(req: axum::extract::Request, next: axum::middlewar
     let path = req.uri().path();
     let limit = if path.ends_with("/state") {
         super::clone_api::WRITE_BODY_LIMIT
-    } else if path.ends_with("/backup") {
+    } else if path.starts_with("/api/v1/domain/") && path.ends_with("/backup") && path.split('/').count() == 7 {
         // A restore has its own, configured limit, enforced as it streams
         return next.run(req).await;
     } else {

@@ -1,0 +1,96 @@
+//! Raw copies: a dataset staged from another's raw records and published
+//! is the same dataset; an unpublished staging is invisible and dropped by
+//! the next open.
+
+use super::*;
+
+fn records(ds: &Dataset) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+    ds.raw_records().map(|r| r.map(|(t, k, v)| (t.to_owned(), k.to_vec(), v.to_vec())).unwrap()).collect()
+}
+
+fn source(db: &sled::Db) -> Dataset {
+    let ds = Dataset::open(db, "from").unwrap();
+    ds.save_state(&JournalState::genesis()).unwrap();
+    for i in 1..=20 {
+        workload_op(&ds, i);
+    }
+    ds
+}
+
+#[test]
+fn a_published_staging_is_the_same_dataset() {
+    let (_dir, db) = temp_db();
+    let from = source(&db);
+    let mut staged = Dataset::stage(&db, "to").unwrap();
+    for chunk in records(&from).chunks(7) {
+        staged.insert(chunk).unwrap();
+    }
+    staged.finish().unwrap();
+    let (root, key, value) = staged.publish_key();
+    root.insert(key, &value).unwrap();
+    let to = Dataset::open(&db, "to").unwrap();
+    assert_eq!(check_workload(&to), 20);
+    assert_eq!(dump(&to), dump(&from));
+    assert_eq!(to.state().unwrap(), from.state().unwrap());
+}
+
+#[test]
+fn an_unpublished_staging_is_invisible_and_dropped_on_open() {
+    let (_dir, db) = temp_db();
+    let from = source(&db);
+    let mut staged = Dataset::stage(&db, "to").unwrap();
+    staged.insert(&records(&from)).unwrap();
+    staged.finish().unwrap();
+    let to = Dataset::open(&db, "to").unwrap();
+    assert!(to.state().unwrap().is_none() && to.is_empty().unwrap());
+    let left = db.tree_names().iter().filter(|n| n.starts_with(b"to/g") && !n.starts_with(b"to/g0/")).count();
+    assert_eq!(left, 0, "the staged generation is dropped by opening");
+}
+
+#[test]
+fn abandoning_leaves_no_tree() {
+    let (_dir, db) = temp_db();
+    let from = source(&db);
+    let mut staged = Dataset::stage(&db, "to").unwrap();
+    staged.insert(&records(&from)).unwrap();
+    staged.abandon().unwrap();
+    assert!(!db.tree_names().iter().any(|n| n.starts_with(b"to/")));
+}
+
+#[test]
+fn records_the_engine_never_writes_are_refused_whole() {
+    let (_dir, db) = temp_db();
+    let from = source(&db);
+    let good = records(&from);
+    let bad: [(&str, Vec<u8>, Vec<u8>); 6] = [
+        ("nope", vec![1], vec![]),
+        ("spo", vec![0xff], vec![]),
+        ("pos", good.iter().find(|r| r.0 == "pos").unwrap().1.clone(), vec![1]),
+        ("entries", vec![1, 2], vec![]),
+        ("prevs", b"t1".to_vec(), vec![0xff]),
+        ("meta", b"state".to_vec(), vec![0x90]),
+    ];
+    for (tree, key, value) in bad {
+        let mut staged = Dataset::stage(&db, "to").unwrap();
+        let mut batch = good[..3].to_vec();
+        batch.push((tree.to_owned(), key, value));
+        assert!(matches!(staged.insert(&batch), Err(DatasetError::Corruption(_))), "{tree}");
+        // Nothing of the refused call was written
+        assert_eq!(records_of(&db, &staged), 0, "{tree}");
+        staged.abandon().unwrap();
+    }
+    // A staging without a journal state, or with an index missing, does not finish
+    let mut staged = Dataset::stage(&db, "to").unwrap();
+    staged.insert(&good.iter().filter(|r| r.0 != "meta").cloned().collect::<Vec<_>>()).unwrap();
+    assert!(staged.finish().is_err());
+    let mut staged = Dataset::stage(&db, "to").unwrap();
+    staged.insert(&good.iter().filter(|r| r.0 != "osp").cloned().collect::<Vec<_>>()).unwrap();
+    assert!(staged.finish().is_err());
+}
+
+/// Records in a staging's trees.
+fn records_of(db: &sled::Db, staged: &Staged) -> usize {
+    let (_, _, generation) = staged.publish_key();
+    let prefix = format!("to/g{}/", u64::from_be_bytes(generation));
+    db.tree_names().iter().filter(|n| n.starts_with(prefix.as_bytes())).map(|n| db.open_tree(n).unwrap().len()).sum()
+}
