@@ -205,6 +205,10 @@ impl Reader {
         let mut start = 0;
         while let Some(nl) = self.buf.get(self.scanned..).and_then(|rest| rest.iter().position(|&b| b == b'\n')) {
             let end = self.scanned + nl + 1;
+            // Checked here too, so the verdict does not depend on chunking
+            if end - start > self.max_line {
+                return Err(ArchiveError::LineTooLong(self.line + 1));
+            }
             let line = self.buf.get(start..end).unwrap_or_default().to_vec();
             self.scanned = end;
             start = end;
@@ -360,6 +364,37 @@ mod tests {
         }
     }
 
+    fn verdict(bytes: &[u8], chunk: usize) -> (Vec<Item>, Result<u64, ArchiveError>) {
+        // Above the header's length (172), below two lines' together
+        let mut r = Reader::new(200);
+        let mut items = Vec::new();
+        for c in bytes.chunks(chunk.max(1)) {
+            if let Err(e) = r.feed(c, &mut items) {
+                return (items, Err(e));
+            }
+        }
+        (items, r.finish())
+    }
+
+    proptest::proptest! {
+        /// However the bytes are cut into chunks, the reader sees the same
+        /// items and gives the same verdict (what the fuzz target checks).
+        #[test]
+        fn chunking_never_changes_the_outcome(
+            edits in proptest::collection::vec((0usize..4000, proptest::num::u8::ANY), 0..3),
+            cut in 0usize..4000,
+            chunk in 1usize..300,
+        ) {
+            let mut bytes = sample(4);
+            for (at, byte) in edits {
+                let at = at % bytes.len();
+                bytes[at] = byte;
+            }
+            bytes.truncate(bytes.len() - cut % 8 * (cut % 2));
+            proptest::prop_assert_eq!(verdict(&bytes, bytes.len()), verdict(&bytes, chunk));
+        }
+    }
+
     #[test]
     fn refusals_name_the_cause() {
         let bytes = sample(2);
@@ -387,7 +422,9 @@ mod tests {
         forged.push_str(&format!("{{\"end\":true,\"records\":2,\"sha256\":\"{digest}\"}}\n"));
         assert_eq!(read(forged.as_bytes(), 50).unwrap_err(), ArchiveError::Count);
         assert_eq!(lines.len(), 4);
-        let long = vec![b'a'; 2000];
+        let mut long = vec![b'a'; 2000];
         assert_eq!(read(&long, 50).unwrap_err(), ArchiveError::LineTooLong(1));
+        long.push(b'\n');
+        assert_eq!(read(&long, long.len()).unwrap_err(), ArchiveError::LineTooLong(1), "whole, in one chunk");
     }
 }
