@@ -112,13 +112,12 @@ impl Staged {
 
     /// Drops the staged trees (a refused or failed restore). Not needed
     /// for correctness (opening the prefix drops them too), only for space.
+    /// The root tree stays, empty if nothing else wrote it: a dataset opened
+    /// meanwhile on this prefix (another restore's, a new subdomain's) holds
+    /// it, and writes to a dropped tree would be lost.
     pub fn abandon(self) -> Result<(), DatasetError> {
         let generation = self.generation;
         drop_generations(&self.db, &self.prefix, |g| g == generation)?;
-        // The root was only opened, never written: leave no empty tree behind
-        if self.root.is_empty() {
-            self.db.drop_tree(keys::root_tree_name(&self.prefix))?;
-        }
         Ok(())
     }
 }

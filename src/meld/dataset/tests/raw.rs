@@ -54,7 +54,24 @@ fn abandoning_leaves_no_tree() {
     let mut staged = Dataset::stage(&db, "to").unwrap();
     staged.insert(&records(&from)).unwrap();
     staged.abandon().unwrap();
-    assert!(!db.tree_names().iter().any(|n| n.starts_with(b"to/")));
+    // Only the (empty) root stays, which a dataset opened meanwhile may hold
+    let left: Vec<_> = db.tree_names().into_iter().filter(|n| n.starts_with(b"to/")).collect();
+    assert_eq!(left, [sled::IVec::from("to/root")]);
+    assert!(db.open_tree("to/root").unwrap().is_empty());
+}
+
+#[test]
+fn abandoning_keeps_what_another_dataset_on_the_prefix_wrote() {
+    let (_dir, db) = temp_db();
+    let from = source(&db);
+    let staged = Dataset::stage(&db, "to").unwrap();
+    // A subdomain created meanwhile under that name, which then gets a snapshot
+    let mut other = Dataset::open(&db, "to").unwrap();
+    staged.abandon().unwrap();
+    other.replace_all(all(&from), Vec::new(), &from.state().unwrap().unwrap()).unwrap();
+    drop(other);
+    let reopened = Dataset::open(&db, "to").unwrap();
+    assert_eq!(all(&reopened), all(&from), "the replacement survives the abandoned restore");
 }
 
 #[test]
