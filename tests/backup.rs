@@ -330,3 +330,45 @@ async fn damaged_or_unsuitable_backups_are_refused_and_store_nothing() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(b.all(&b_auth, "notes").await.len(), 60);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_settings_travel_with_the_backup() {
+    let fixture: Value = serde_json::from_str(include_str!("fixtures/signatures/node-signature.json")).unwrap();
+    let public = fixture["public"].as_str().unwrap();
+    let a = gateway(Settings::default());
+    let auth = a.create_account("acc").await;
+    let body = json!({"useSignatures": true, "user": {"@id": "http://ex.org/alice", "key": {"keyid": "alice1", "public": public}}});
+    let (status, _) = a.json("PUT", "/api/v1/domain/acc/signed", &auth, &body.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, backup, _) = a.call("GET", "/api/v1/domain/acc/signed/backup", &auth, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let b = gateway(Settings::default());
+    let b_auth = b.create_account("acc").await;
+    // A signer's key that a PUT would refuse is refused here too
+    let text = String::from_utf8(backup.clone()).unwrap();
+    let header = text.lines().next().unwrap();
+    let forged_header = header.replace("alice1", "a1");
+    let mut forged: String = format!("{forged_header}\n");
+    for line in text.lines().skip(1) {
+        if line.starts_with("{\"end\"") {
+            use sha2::Digest;
+            let digest = hex::encode(sha2::Sha256::digest(forged.as_bytes()));
+            let records = text.lines().count() - 2;
+            forged.push_str(&format!("{{\"end\":true,\"records\":{records},\"sha256\":\"{digest}\"}}\n"));
+        } else {
+            forged.push_str(line);
+            forged.push('\n');
+        }
+    }
+    let (status, answer, _) = b.call("POST", "/api/v1/domain/acc/signed/backup", &b_auth, forged.into_bytes()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&answer));
+    b.assert_nothing_of("signed");
+    let (status, answer, _) = b.call("POST", "/api/v1/domain/acc/signed/backup", &b_auth, backup).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&answer));
+    let (got, want) = (
+        b.accounts.subdomain("acc", "signed").unwrap().unwrap(),
+        a.accounts.subdomain("acc", "signed").unwrap().unwrap(),
+    );
+    assert!(got.use_signatures);
+    assert_eq!((got.signers, got.clone_id), (want.signers, want.clone_id));
+}
