@@ -61,6 +61,8 @@ pub const DEFAULT_SUBDOMAINS_PER_ACCOUNT: usize = 1_000;
 pub const DEFAULT_CLONE_WRITE_BYTES: usize = 1024 * 1024;
 /// Default longest wait for a request body's next bytes, in seconds.
 pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Default largest backup a restore accepts, in bytes (1 GiB).
+pub const DEFAULT_MAX_RESTORE_BYTES: u64 = 1024 * 1024 * 1024;
 /// A rotated key keeps working for a day, time to roll the new one out.
 pub const DEFAULT_ROTATION_GRACE_SECS: u64 = 24 * 60 * 60;
 
@@ -99,6 +101,9 @@ pub struct Settings {
     /// `[clone_api]` section.
     #[serde(default)]
     pub clone_api: CloneApiSettings,
+    /// `[backup]` section.
+    #[serde(default)]
+    pub backup: BackupSettings,
     /// Most backup clones open at once (`M_LD_GATEWAY_SUBDOMAIN_CACHE_SIZE`,
     /// the Node gateway's `subdomainCacheSize`).
     pub subdomain_cache_size: Option<usize>,
@@ -315,6 +320,15 @@ pub struct CloneApiSettings {
     pub max_write_bytes: Option<usize>,
 }
 
+/// `[backup]`: exporting and restoring subdomains.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    /// Largest backup a restore (`POST …/backup`) accepts, in bytes
+    /// (`M_LD_GATEWAY_BACKUP__MAX_RESTORE_BYTES`).
+    pub max_restore_bytes: Option<u64>,
+}
+
 /// `[smtp]`: the mail server for activation codes, with the Node gateway's
 /// (nodemailer's) option names. Without `host`, mail goes to the outbox
 /// folder `<data_path>/outbox/`.
@@ -496,6 +510,7 @@ impl Settings {
                 lock_timeout_secs: parse("M_LD_GATEWAY_CLONE_API__LOCK_TIMEOUT_SECS")?,
                 max_write_bytes: parse("M_LD_GATEWAY_CLONE_API__MAX_WRITE_BYTES")?.map(|v| v as usize),
             },
+            backup: BackupSettings { max_restore_bytes: parse("M_LD_GATEWAY_BACKUP__MAX_RESTORE_BYTES")? },
             smtp: SmtpSettings {
                 host: get("M_LD_GATEWAY_SMTP__HOST"),
                 port: port("M_LD_GATEWAY_SMTP__PORT")?,
@@ -555,6 +570,9 @@ impl Settings {
                 update_queue_limit: self.clone_api.update_queue_limit.or(lower.clone_api.update_queue_limit),
                 lock_timeout_secs: self.clone_api.lock_timeout_secs.or(lower.clone_api.lock_timeout_secs),
                 max_write_bytes: self.clone_api.max_write_bytes.or(lower.clone_api.max_write_bytes),
+            },
+            backup: BackupSettings {
+                max_restore_bytes: self.backup.max_restore_bytes.or(lower.backup.max_restore_bytes),
             },
             smtp: self.smtp.over(lower.smtp),
         }
@@ -677,6 +695,8 @@ pub struct Config {
     pub root_key_pair: Option<RsaKeyConfig>,
     /// How long a Clone API lock lasts unless renewed.
     pub lock_timeout: std::time::Duration,
+    /// Largest backup a restore accepts, in bytes.
+    pub max_restore_bytes: u64,
     /// Where activation emails go.
     pub mail: MailConfig,
     /// Limits against exhaustion.
@@ -943,6 +963,10 @@ impl Config {
         if lock_timeout_secs == 0 {
             return Err(invalid("clone_api.lock_timeout_secs", "must be at least 1"));
         }
+        let max_restore_bytes = s.backup.max_restore_bytes.unwrap_or(DEFAULT_MAX_RESTORE_BYTES);
+        if max_restore_bytes < 1024 {
+            return Err(invalid("backup.max_restore_bytes", "must be at least 1024"));
+        }
         let mail = MailConfig::from_settings(s.smtp, &gateway.domain)?;
         let root_key_pair = match (s.key.kind.as_deref(), s.key.public, s.key.private) {
             (_, None, None) => None,
@@ -987,6 +1011,7 @@ impl Config {
             ),
             update_queue_limit,
             lock_timeout: std::time::Duration::from_secs(lock_timeout_secs),
+            max_restore_bytes,
             root_key,
             data_path: s.data_path.unwrap_or_else(|| PathBuf::from("./data")),
             host,
@@ -1064,6 +1089,18 @@ mod tests {
         assert_eq!(c.gateway.origin, "http://localhost:3000/");
         assert!(c.root_key.is_none());
         assert_eq!((c.update_queue_limit, c.lock_timeout.as_secs()), (1000, 300));
+    }
+
+    #[test]
+    fn backup_settings() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        assert_eq!(c.max_restore_bytes, 1 << 30);
+        let file: Settings = toml::from_str("[backup]\nmax_restore_bytes = 4096\n").unwrap();
+        let env = Settings::from_env(&env(&[("M_LD_GATEWAY_BACKUP__MAX_RESTORE_BYTES", "8192")])).unwrap();
+        assert_eq!(Config::from_settings(file.clone()).unwrap().max_restore_bytes, 4096);
+        assert_eq!(Config::from_settings(env.over(file)).unwrap().max_restore_bytes, 8192);
+        let tiny: Settings = toml::from_str("[backup]\nmax_restore_bytes = 10\n").unwrap();
+        assert!(Config::from_settings(tiny).is_err());
     }
 
     #[test]

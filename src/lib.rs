@@ -8,7 +8,7 @@
 //! | [`server`] | wiring of HTTP and Socket.io on one port, graceful shutdown |
 //! | [`http`] | the Administration and Clone APIs (axum): parsing, status codes |
 //! | [`relay`] | the Socket.io remotes relay: handshake, rooms, presence, routing |
-//! | [`backup`] | backup clones of named subdomains: open on demand, LRU, one thread each; their update queue, lock and broadcast |
+//! | [`backup`] | backup clones of named subdomains: open on demand, LRU, one thread each; their update queue, lock and broadcast; export and restore (`archive` format) |
 //! | [`auth`] | keys, credentials, every access decision |
 //! | [`limits`] | rate limits per key, open connections per IP and in total |
 //! | [`accounts`] | account model, names, storage |

@@ -23,6 +23,7 @@ Environment (overridden by flags, overriding the config file):
   M_LD_GATEWAY_RELAY__MAX_MESSAGES_PER_SEC, M_LD_GATEWAY_RELAY__MESSAGE_BURST
   M_LD_GATEWAY_LIMITS__*        connections, request rates, activations, subdomains, body
                                 timeout (see config.example.toml [limits])
+  M_LD_GATEWAY_BACKUP__MAX_RESTORE_BYTES  largest backup a restore accepts (default 1 GiB)
   M_LD_GATEWAY_CONFIG           config file (TOML; see config.example.toml)
   LOG_LEVEL                     trace, debug, info (default), warn, error, or a tracing filter";
 

@@ -75,6 +75,7 @@ pub fn build(config: &Config, store: &Store, root_key: AuthKey) -> anyhow::Resul
         metrics_public: config.metrics_public,
         web: crate::http::site::WebDir::new(config.web_dir.clone()),
         limits: Arc::new(crate::http::HttpLimits::new(&config.limits, conns.clone())),
+        max_restore_bytes: config.max_restore_bytes,
     };
     Ok(Gateway { app: router(state).layer(io_layer), io, relay, backups, stop, conns })
 }

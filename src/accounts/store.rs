@@ -303,6 +303,46 @@ impl AccountStore {
         Ok(outcome?)
     }
 
+    /// Whether a subdomain of that name was removed (and cannot come back).
+    pub fn tombstoned(&self, account: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(self.tombstones.contains_key(subdomain_key(account, name))?)
+    }
+
+    /// Creates a named subdomain with exactly `record` (a restored backup),
+    /// writing `with` — a key and value in another tree, the restored
+    /// dataset's root — in the same transaction, so that the subdomain and
+    /// its data appear together or not at all. Only `Created`, `Existing`
+    /// (nothing written), `Tombstoned` and `NoAccount` are answered.
+    pub fn create_subdomain(
+        &self,
+        account: &str,
+        name: &str,
+        record: &SubdomainRecord,
+        with: (&sled::Tree, &[u8], &[u8]),
+    ) -> Result<Registered, StoreError> {
+        let key = subdomain_key(account, name);
+        let (other, other_key, other_value) = with;
+        let outcome = (&self.accounts, &self.subdomains, &self.tombstones, other).transaction(
+            |(accounts, subdomains, tombstones, other)| {
+                if tombstones.get(&key)?.is_some() {
+                    return Ok(Registered::Tombstoned);
+                }
+                if let Some(existing) = tx_get::<SubdomainRecord>(subdomains, SUBDOMAINS_TREE, &key)? {
+                    return Ok(Registered::Existing(existing));
+                }
+                let Some(mut acc) = tx_get::<Account>(accounts, ACCOUNTS_TREE, account.as_bytes())? else {
+                    return Ok(Registered::NoAccount);
+                };
+                acc.subdomains.push(name.to_owned());
+                tx_put(accounts, ACCOUNTS_TREE, account.as_bytes(), &acc)?;
+                tx_put(subdomains, SUBDOMAINS_TREE, &key, record)?;
+                other.insert(other_key, other_value)?;
+                Ok(Registered::Created(record.clone()))
+            },
+        );
+        Ok(outcome?)
+    }
+
     /// Removes a named subdomain's registration and leaves a tombstone so the
     /// name cannot be registered again. Returns the removed record, if any.
     pub fn remove_subdomain(

@@ -6,16 +6,22 @@
 //! subdomain) and kept in a bounded least-recently-used set; each runs on a
 //! thread of its own (see `task`) and joins the relay as an in-process peer.
 //! Each also feeds the Clone API's update following (`follow`, `queue`).
+//! Each can be exported and restored whole (`archive`, `export`, `restore`).
 //! Knows accounts (which subdomains exist) and the engine; nothing of HTTP.
 
+pub mod archive;
+mod export;
 mod follow;
 mod integrity;
 mod queue;
+mod restore;
 mod signed;
 mod task;
 mod wire;
 
+pub use export::{Export, ExportFailed};
 pub use follow::{Follow, FollowSettings, Queueing};
+pub use restore::{RestoreError, Restored};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

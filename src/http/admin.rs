@@ -228,23 +228,50 @@ pub async fn refuse_oversized(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use futures_util::StreamExt;
-    let limit =
-        if req.uri().path().ends_with("/state") { state.limits.clone_write_bytes } else { super::ADMIN_BODY_LIMIT };
+    let path = req.uri().path();
+    let limit = if path.ends_with("/state") {
+        state.limits.clone_write_bytes
+    } else if path.starts_with("/api/v1/domain/") && path.ends_with("/backup") && path.split('/').count() == 7 {
+        // A restore has its own, configured limit, enforced as it streams
+        return next.run(req).await;
+    } else {
+        super::ADMIN_BODY_LIMIT
+    };
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     match declared {
         Some(len) if len > limit as u64 => {
             tracing::debug!(declared = len, limit, path = req.uri().path(), "request body too large");
-            if len <= DRAIN_CAP {
-                let mut body = req.into_body().into_data_stream();
-                let drain = async { while let Some(Ok(_)) = body.next().await {} };
-                let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
-            }
+            drain(req.into_body(), declared).await;
             ApiError::PayloadTooLarge.into_response()
         }
         _ => next.run(req).await,
     }
+}
+
+/// Reads and throws away a body about to be refused, if it is declared no
+/// larger than [`DRAIN_CAP`] (for at most [`DRAIN_TIME`]): see
+/// [`refuse_oversized`].
+pub(super) async fn drain(body: axum::body::Body, declared: Option<u64>) {
+    if declared.is_some_and(|len| len <= DRAIN_CAP) {
+        drain_rest(&mut body.into_data_stream()).await;
+    }
+}
+
+/// Reads and throws away the rest of a body being refused midway, up to
+/// [`DRAIN_CAP`] bytes and for at most [`DRAIN_TIME`].
+pub(super) async fn drain_rest(body: &mut axum::body::BodyDataStream) {
+    use futures_util::StreamExt;
+    let drain = async {
+        let mut read = 0u64;
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len() as u64;
+            if read > DRAIN_CAP {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
 }
 
 /// Largest oversized body still drained before refusing it.

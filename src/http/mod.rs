@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod backup;
 mod clone_api;
 mod clone_follow;
 mod docs;
@@ -52,6 +53,8 @@ pub struct ApiState {
     pub web: site::WebDir,
     /// Request rates and quotas.
     pub limits: Arc<HttpLimits>,
+    /// Largest backup a restore accepts, in bytes.
+    pub max_restore_bytes: u64,
     /// Becomes true when the gateway shuts down (ends event streams).
     pub stopping: watch::Receiver<bool>,
 }
@@ -81,6 +84,7 @@ pub fn router(state: ApiState) -> Router {
                 .delete(clone_follow::delete_state)
                 .layer(DefaultBodyLimit::max(write_limit)),
         )
+        .route("/api/v1/domain/{account}/{name}/backup", get(backup::get_backup).post(backup::post_backup))
         .route("/api/v1/domain/{account}/{name}/poll", post(clone_follow::post_poll))
         .route("/api/v1/domain/{account}/{name}/updates", get(clone_follow::get_updates))
         .merge(site::routes())

@@ -8,11 +8,12 @@
 //!
 //! Split as oxigraph splits its storage: [`encoding`] (term → bytes),
 //! `keys` (the key layout, documented there in one table), `journal`
-//! (journal records), `apply` (the transaction), `read` (queries) and
-//! `snapshot` (whole-dataset replacement and removal); `digest` and
-//! `integrity` keep and check a per-generation integrity digest, so a
-//! changed byte in any record is found (and the domain quarantined) rather
-//! than served.
+//! (journal records), `apply` (the transaction), `read` (queries),
+//! `snapshot` (whole-dataset replacement and removal) and `raw` (a
+//! byte-exact copy of the trees, for the gateway's backup export/restore);
+//! `digest` and `integrity` keep and check a per-generation integrity
+//! digest, so a changed byte in any record is found (and the domain
+//! quarantined) rather than served.
 //!
 //! # Crash safety
 //!
@@ -50,6 +51,7 @@ mod journal;
 mod keys;
 
 mod apply;
+mod raw;
 mod read;
 mod snapshot;
 
@@ -62,6 +64,7 @@ pub use encoding::{decode_term, encode_term};
 pub use error::DatasetError;
 pub use integrity::DigestCheck;
 pub use journal::{JournalAppend, JournalEntry, JournalState};
+pub use raw::{RawRecord, Staged};
 pub use read::{Entries, StoredTriple, Triples};
 pub use snapshot::Replacement;
 

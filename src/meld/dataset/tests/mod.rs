@@ -11,6 +11,7 @@ use crate::meld::term::{Literal, Term, TidPatch, TidSet, Triple, XS_STRING};
 mod integrity;
 mod journal;
 mod lifecycle;
+mod raw;
 mod su_set;
 
 fn temp_db() -> (tempfile::TempDir, sled::Db) {
