@@ -60,6 +60,10 @@ impl RelayConfig {
     }
 }
 
+/// How long a socket over its limit stays open after being told, before
+/// it is disconnected; its messages meanwhile are ignored.
+const REFUSAL_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Opens a registered subdomain's backup clone and resolves once it is
 /// present, so that sockets are only admitted to a domain someone can serve.
 pub trait DomainOpener: Send + Sync {
@@ -262,7 +266,15 @@ impl Relay {
             tracing::debug!(sid = %socket.id, error = %e, "relay: could not tell the socket why it is cut off");
         }
         self.leave(conn, socket.id);
-        tokio::spawn(close_when_possible(socket.clone()));
+        // A moment before the close: the `error` event gets flushed, and
+        // what the socket already sent is read (and ignored) rather than
+        // left unread, which would make the close a TCP reset that can
+        // drop the event and the disconnect packet on the client's side
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(REFUSAL_GRACE).await;
+            close_when_possible(socket).await;
+        });
     }
 
     /// Removes a socket from its room, dropping the room once empty.
