@@ -710,3 +710,39 @@ async fn a_domain_with_a_flipped_byte_is_quarantined_and_the_others_served() {
     let (_, _, metrics) = h.call_text("GET", "/metrics", &root_auth, None).await;
     assert!(metrics.contains("\nmeld_gateway_domains_quarantined 0\n"), "{metrics}");
 }
+
+/// An open update stream ends soon after the key it was opened with is
+/// revoked (a stream of another key stays open), and the audit says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_stream_ends_when_its_key_is_revoked() {
+    let h = harness();
+    let first = h.create_account("acc").await;
+    let (status, body) = h.call("POST", "/api/v1/user/acc/key", Some(basic("acc", &first)), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let second = body["auth"]["key"].as_str().unwrap().to_owned();
+    let (status, _) = h.call("PUT", "/api/v1/domain/acc/sd", Some(basic("acc", &first)), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let open = |key: String| {
+        let req = Request::builder()
+            .uri("/api/v1/domain/acc/sd/updates")
+            .header(header::AUTHORIZATION, basic("acc", &key))
+            .body(Body::empty())
+            .unwrap();
+        h.app.clone().oneshot(req)
+    };
+    let kept = open(first.clone()).await.unwrap();
+    let cut = open(second.clone()).await.unwrap();
+    assert_eq!((kept.status(), cut.status()), (StatusCode::OK, StatusCode::OK));
+    let keyid = second.split_once(':').unwrap().0.rsplit_once('.').unwrap().1.to_owned();
+    let (status, _) =
+        h.call("DELETE", &format!("/api/v1/user/acc/key/{keyid}"), Some(basic("acc", &first)), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The revoked key's stream ends by itself; the other one streams on
+    let ended =
+        tokio::time::timeout(std::time::Duration::from_secs(10), axum::body::to_bytes(cut.into_body(), 1 << 20)).await;
+    let text = String::from_utf8(ended.expect("the revoked key's stream ends").unwrap().to_vec()).unwrap();
+    assert!(text.starts_with(": ready"), "{text}");
+    let still =
+        tokio::time::timeout(std::time::Duration::from_secs(3), axum::body::to_bytes(kept.into_body(), 1 << 20)).await;
+    assert!(still.is_err(), "the stream of a valid key stays open");
+}

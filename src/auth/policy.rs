@@ -287,6 +287,19 @@ impl Admission {
             (_, HandshakeAuth::Jwt(token)) => Admission::Token { keyid: jwt::key_id(token).unwrap_or_default() },
         }
     }
+
+    /// The admission of an HTTP caller, authenticated from `header`.
+    pub fn of_http(caller: &Caller, header: Option<&str>) -> Admission {
+        match (&caller.who, &caller.key) {
+            (Principal::Root, _) => Admission::Root,
+            (Principal::Anonymous, _) => Admission::Anonymous,
+            (_, Some(key)) => Admission::Key { keyid: key.keyid.clone() },
+            (_, None) => {
+                let token = header.and_then(|h| h.trim().split_once(' ')).map(|(_, token)| token.trim());
+                Admission::Token { keyid: token.and_then(|t| jwt::key_id(t).ok()).unwrap_or_default() }
+            }
+        }
+    }
 }
 
 impl Authority {
@@ -303,12 +316,7 @@ impl Authority {
             .ok_or(AuthError::Forbidden("domain is not a subdomain of this gateway"))?;
         let account = self.accounts.get(&sd.account)?.ok_or(AuthError::Forbidden("unknown account"))?;
         let named = account.subdomains.contains(&sd.name);
-        let key_usable = |keyid: &str| -> Result<(), AuthError> {
-            if keyid == self.root_key.keyid {
-                return Ok(());
-            }
-            Self::usable(&self.accounts.key(keyid)?.ok_or(AuthError::Revoked)?)
-        };
+        let key_usable = |keyid: &str| self.key_still_usable(keyid);
         match admission {
             Admission::Root => Ok(()),
             Admission::Anonymous if !account.allows_anon_remotes() || named => {
@@ -336,6 +344,31 @@ impl Authority {
                 Ok(())
             }
         }
+    }
+
+    /// Would an HTTP caller admitted with `admission` still be allowed the
+    /// account's things (a long request: an update stream)? Not once its
+    /// key, or the key that signed its token, is revoked or rotated out, nor
+    /// once the account is gone.
+    pub fn still_authorised(&self, account: &str, admission: &Admission) -> Result<(), AuthError> {
+        match admission {
+            Admission::Root => Ok(()),
+            Admission::Anonymous => Err(AuthError::Missing),
+            Admission::Key { keyid } | Admission::Token { keyid } => {
+                self.key_still_usable(keyid)?;
+                self.accounts.get(account)?.ok_or(AuthError::Forbidden("unknown account"))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// A key (by id) that is neither revoked, rotated out nor gone; the
+    /// root key always is.
+    fn key_still_usable(&self, keyid: &str) -> Result<(), AuthError> {
+        if keyid == self.root_key.keyid {
+            return Ok(());
+        }
+        Self::usable(&self.accounts.key(keyid)?.ok_or(AuthError::Revoked)?)
     }
 }
 

@@ -15,9 +15,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
-use super::admin::authenticate;
+use super::admin::authenticate_caller;
 use super::subdomain::subdomain_id;
 use crate::accounts::SubdomainId;
+use crate::auth::Caller;
 use crate::backup::Queueing;
 use crate::error::ApiError;
 use crate::meld::jrql::{self, JrqlError};
@@ -50,10 +51,20 @@ pub(super) fn authorised(
     account: String,
     name: String,
 ) -> Result<SubdomainId, ApiError> {
+    Ok(authorised_caller(state, headers, account, name)?.0)
+}
+
+/// As [`authorised`], with the caller.
+pub(super) fn authorised_caller(
+    state: &ApiState,
+    headers: &HeaderMap,
+    account: String,
+    name: String,
+) -> Result<(SubdomainId, Caller), ApiError> {
     let sd = subdomain_id(account, name)?;
-    let who = authenticate(state, headers)?;
-    state.authority.authorise_account(&who, &sd.account)?;
-    Ok(sd)
+    let caller = authenticate_caller(state, headers)?;
+    state.authority.authorise_account(&caller.who, &sd.account)?;
+    Ok((sd, caller))
 }
 
 /// `GET /api/v1/domain/:account/:name/state?q=<json-rql>` (or `query=`);
