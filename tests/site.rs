@@ -99,6 +99,7 @@ async fn documentation_pages_render_in_the_layout() {
     assert!(guide.contains("<table>") && guide.contains("M_LD_GATEWAY_WEB__DIR"), "settings table rendered");
     assert!(guide.contains(r#"aria-current="page""#), "navigation marks Docs");
     assert_eq!(site.get("/docs/security.md").await.0, StatusCode::OK, "links written for GitHub work too");
+    assert_eq!(site.get("/docs/README.md").await.2, index, "README.md is the index");
     assert_eq!(site.get("/docs/nothing").await.0, StatusCode::NOT_FOUND);
     assert_eq!(site.get("/docs/img/website-account.png").await.1, "image/png");
 }

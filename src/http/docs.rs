@@ -54,6 +54,7 @@ pub fn routes() -> Router<ApiState> {
 
 fn doc_page(state: &ApiState, name: &str) -> Response {
     let name = name.strip_suffix(".md").unwrap_or(name);
+    let name = if name == "README" { "" } else { name };
     let found = PAGES.iter().find(|(path, _, _)| *path == name).zip(RENDERED.get(name));
     match found {
         Some(((_, title, _), body)) => {

@@ -17,10 +17,9 @@ impl Relay {
         self.recheck.notify_one();
     }
 
-    /// Checks every socket's admission against the accounts now; closes
-    /// the sockets no longer admitted and returns them, out of their rooms,
-    /// for the caller to close. Reads the store:
-    /// call it off the async workers.
+    /// Checks every socket's admission against the accounts now, takes the
+    /// sockets no longer admitted out of their rooms and returns them for
+    /// the caller to close. Reads the store: call it off the async workers.
     fn recheck_now(&self) -> Vec<socketioxide::extract::SocketRef> {
         let rooms: Vec<_> = self.rooms().values().cloned().collect();
         let mut cut = Vec::new();
