@@ -12,6 +12,9 @@ use meld_gateway::store::Store;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod common;
+use common::basic;
+
 struct Harness {
     app: axum::Router,
     root: String,
@@ -26,17 +29,14 @@ fn harness() -> Harness {
 }
 
 fn harness_with(settings: Settings) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings { gateway: Some("ex.org".into()), data_path: Some(dir.path().to_owned()), ..settings };
-    let config = Config::from_settings(settings).unwrap();
-    let store = Store::temporary().unwrap();
-    let root = AuthKey::generate("rootacc").unwrap();
-    let gw = meld_gateway::server::build(&config, &store, root.clone()).unwrap();
-    Harness { app: gw.app, root: root.reveal(), accounts: AccountStore::new(&store).unwrap(), store, dir }
-}
-
-fn basic(user: &str, key: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{key}")))
+    let gw = common::gateway(settings);
+    Harness {
+        app: gw.app,
+        root: gw.root,
+        accounts: AccountStore::new(&gw.store).unwrap(),
+        store: gw.store,
+        dir: gw.dir,
+    }
 }
 
 impl Harness {

@@ -8,12 +8,14 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
 use meld_gateway::accounts::AccountStore;
-use meld_gateway::auth::AuthKey;
 use meld_gateway::backup::archive::{FORMAT, Header, VERSION, Writer};
-use meld_gateway::config::{Config, Settings};
+use meld_gateway::config::Settings;
 use meld_gateway::store::Store;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+mod common;
+use common::basic;
 
 struct Gw {
     app: axum::Router,
@@ -24,17 +26,8 @@ struct Gw {
 }
 
 fn gateway(settings: Settings) -> Gw {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings { gateway: Some("ex.org".into()), data_path: Some(dir.path().to_owned()), ..settings };
-    let config = Config::from_settings(settings).unwrap();
-    let store = Store::temporary().unwrap();
-    let root = AuthKey::generate("rootacc").unwrap();
-    let gw = meld_gateway::server::build(&config, &store, root.clone()).unwrap();
-    Gw { app: gw.app, root: root.reveal(), accounts: AccountStore::new(&store).unwrap(), store, _dir: dir }
-}
-
-fn basic(user: &str, key: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{key}")))
+    let gw = common::gateway(settings);
+    Gw { app: gw.app, root: gw.root, accounts: AccountStore::new(&gw.store).unwrap(), store: gw.store, _dir: gw.dir }
 }
 
 impl Gw {

@@ -16,14 +16,15 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
-use meld_gateway::auth::AuthKey;
-use meld_gateway::config::{AuthSettings, Config, Settings};
-use meld_gateway::store::Store;
+use meld_gateway::config::{AuthSettings, Settings};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use tower::ServiceExt;
+
+mod common;
+use common::basic;
 
 const ACCOUNT: &str = "robust";
 
@@ -40,10 +41,6 @@ fn routes() -> Vec<(String, Vec<String>)> {
         routes.push((page.into(), vec!["GET".into()]));
     }
     routes
-}
-
-fn basic(user: &str, key: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{key}")))
 }
 
 /// Random text of up to `max` characters, from troublesome alphabets.
@@ -146,20 +143,14 @@ impl Harness {
 }
 
 async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
-        gateway: Some("ex.org".into()),
-        data_path: Some(dir.path().to_owned()),
         // Random wrong keys would lock the test account out: lockouts have
         // tests of their own
         auth: AuthSettings { lockout_failures: Some(u64::MAX), ..AuthSettings::default() },
         ..Settings::default()
     };
-    let config = Config::from_settings(settings).unwrap();
-    let store = Store::temporary().unwrap();
-    let root = AuthKey::generate("rootacc").unwrap();
-    let gw = meld_gateway::server::build(&config, &store, root.clone()).unwrap();
-    let mut h = Harness { app: gw.app, root: root.reveal(), key: String::new(), _dir: dir };
+    let gw = common::gateway(settings);
+    let mut h = Harness { app: gw.app, root: gw.root, key: String::new(), _dir: gw.dir };
     let req = Request::post(format!("/api/v1/user/{ACCOUNT}/key"))
         .header(header::AUTHORIZATION, basic("rootacc", &h.root))
         .body(Body::empty())

@@ -5,10 +5,10 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use meld_gateway::auth::AuthKey;
-use meld_gateway::config::{Config, Settings, WebSettings};
-use meld_gateway::store::Store;
+use meld_gateway::config::{Settings, WebSettings};
 use tower::ServiceExt;
+
+mod common;
 
 struct Site {
     app: axum::Router,
@@ -16,17 +16,9 @@ struct Site {
 }
 
 fn site(web_dir: Option<&std::path::Path>) -> Site {
-    let data = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        gateway: Some("ex.org".into()),
-        data_path: Some(data.path().to_owned()),
-        web: WebSettings { dir: web_dir.map(ToOwned::to_owned) },
-        ..Settings::default()
-    };
-    let config = Config::from_settings(settings).unwrap();
-    let store = Store::temporary().unwrap();
-    let gw = meld_gateway::server::build(&config, &store, AuthKey::generate("rootacc").unwrap()).unwrap();
-    Site { app: gw.app, _data: data }
+    let settings = Settings { web: WebSettings { dir: web_dir.map(ToOwned::to_owned) }, ..Settings::default() };
+    let gw = common::gateway(settings);
+    Site { app: gw.app, _data: gw.dir }
 }
 
 impl Site {

@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::ApiState;
-use super::admin::{authenticate, drain, drain_rest};
-use super::subdomain::subdomain_id;
+use super::admin::{drain, drain_rest};
+use super::subdomain::owned;
 use crate::backup::archive::CONTENT_TYPE;
 use crate::backup::{ExportFailed, RestoreError};
 use crate::error::ApiError;
@@ -40,9 +40,7 @@ pub async fn get_backup(
     Path((account, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let sd = subdomain_id(account, name)?;
-    let who = authenticate(&state, &headers)?;
-    state.authority.authorise_owner(&who, &sd.account)?;
+    let (sd, who) = owned(&state, &headers, account, name)?;
     let export = state.backups.export(&sd, crate::now_ms()).await?;
     tracing::info!(target: "audit", account = %sd.account, name = %sd.name, by = who.describe(), "subdomain exported");
     let first = futures_util::stream::once(async move { Ok::<_, ExportFailed>(export.first) });
@@ -72,9 +70,7 @@ pub async fn post_backup(
     // Refusals before the body is read drain it first (as `refuse_oversized`
     // does): answering mid-upload would reset the connection under the client
     let checked = (|| {
-        let sd = subdomain_id(account, name)?;
-        let who = authenticate(&state, &headers)?;
-        state.authority.authorise_owner(&who, &sd.account)?;
+        let (sd, who) = owned(&state, &headers, account, name)?;
         if declared.is_some_and(|len| len > state.max_restore_bytes) {
             return Err(ApiError::PayloadTooLarge);
         }

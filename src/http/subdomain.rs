@@ -155,6 +155,20 @@ pub(super) fn subdomain_id(account: String, name: String) -> Result<SubdomainId,
     Ok(SubdomainId { account, name })
 }
 
+/// A request for `:account/:name` that only the account itself (or root)
+/// may make: the subdomain and who asked. Tokens are refused.
+pub(super) fn owned(
+    state: &ApiState,
+    headers: &HeaderMap,
+    account: String,
+    name: String,
+) -> Result<(SubdomainId, Principal), ApiError> {
+    let sd = subdomain_id(account, name)?;
+    let who = authenticate(state, headers)?;
+    state.authority.authorise_owner(&who, &sd.account)?;
+    Ok((sd, who))
+}
+
 /// `PUT /api/v1/domain/:account/:name`.
 #[tracing::instrument(skip_all, fields(account = %account, name = %name))]
 pub async fn put_subdomain(
@@ -244,9 +258,7 @@ pub async fn delete_subdomain(
     Path((account, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let sd = subdomain_id(account, name)?;
-    let who = authenticate(&state, &headers)?;
-    state.authority.authorise_owner(&who, &sd.account)?;
+    let (sd, who) = owned(&state, &headers, account, name)?;
     state.accounts.remove_subdomain(&sd.account, &sd.name, crate::now_ms())?.ok_or(ApiError::NotFound)?;
     state.backups.remove(&sd).await?;
     // Clones still connected to the removed domain are sent away
